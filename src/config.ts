@@ -1,0 +1,145 @@
+// Configuration: read from the environment once, validated, frozen. A bad value stops the process
+// with a message that names the variable and says how to fix it. ENV_VARS is the single list of
+// what Carebook reads; the README's configuration table is checked against it by a test.
+import path from 'node:path';
+
+export interface EnvVar {
+  name: string;
+  default: string;
+  description: string;
+}
+
+export const ENV_VARS: readonly EnvVar[] = [
+  {
+    name: 'PORT',
+    default: '3000',
+    description: 'HTTP port of `carebook serve` / `npm start` (0 picks a free port).',
+  },
+  { name: 'HOST', default: '127.0.0.1', description: 'Interface to listen on; `0.0.0.0` in containers.' },
+  {
+    name: 'DATABASE_URL',
+    default: '(unset: embedded PostgreSQL)',
+    description:
+      'PostgreSQL connection URL. Unset: an embedded PostgreSQL is started in `CAREBOOK_DATA_DIR` (development only).',
+  },
+  {
+    name: 'CAREBOOK_DATA_DIR',
+    default: '.carebook',
+    description: 'Where the embedded PostgreSQL keeps its data and the development secrets.',
+  },
+  {
+    name: 'CAREBOOK_DB_POOL_MAX',
+    default: '20',
+    description: 'Connections per process in the database pool.',
+  },
+  {
+    name: 'CAREBOOK_JWT_SECRET',
+    default: '(unset)',
+    description:
+      'HS256 secret (at least 32 characters) for bearer tokens. `npm start` generates one into the data directory when unset.',
+  },
+  {
+    name: 'LOG_LEVEL',
+    default: 'info',
+    description: 'pino level: fatal, error, warn, info, debug, trace or silent.',
+  },
+];
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  dbPoolMax: number;
+  jwtSecret: string | null;
+  logLevel: LogLevel;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment. Throws ConfigError listing every problem at once. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const databaseUrl = read('DATABASE_URL') ?? null;
+  if (databaseUrl !== null) {
+    const problem = checkDatabaseUrl(databaseUrl);
+    if (problem) problems.push(problem);
+  }
+
+  const jwtSecret = read('CAREBOOK_JWT_SECRET') ?? null;
+  if (jwtSecret !== null && jwtSecret.length < 32) {
+    problems.push(
+      'CAREBOOK_JWT_SECRET is shorter than 32 characters; generate one with `openssl rand -base64 48`',
+    );
+  }
+
+  const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  const config: Config = {
+    port: integer('PORT', 3000, 0, 65535),
+    host: read('HOST') ?? '127.0.0.1',
+    databaseUrl,
+    dataDir: path.resolve(cwd, read('CAREBOOK_DATA_DIR') ?? '.carebook'),
+    dbPoolMax: integer('CAREBOOK_DB_POOL_MAX', 20, 1, 500),
+    jwtSecret,
+    logLevel: logLevel as LogLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+/** Returns a one-line problem description, or null when the URL is usable. Never echoes a password. */
+export function checkDatabaseUrl(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'DATABASE_URL is not a URL; expected postgres://user:password@host:5432/database';
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return `DATABASE_URL has scheme "${url.protocol}"; expected postgres://user:password@host:5432/database`;
+  }
+  if (url.pathname.length <= 1) {
+    return 'DATABASE_URL names no database; add it as the path, e.g. postgres://user@host:5432/carebook';
+  }
+  return null;
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactDatabaseUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}

@@ -127,9 +127,9 @@ async function loadOrCreateCredentials(dataDir: string): Promise<Credentials> {
 }
 
 /**
- * A process killed with SIGKILL leaves its postmaster running (re-parented to init) and holding
- * the data directory. Such an orphan is stopped; a postmaster whose parent is still alive belongs
- * to another running Carebook process, and we refuse to share its data directory.
+ * A process killed with SIGKILL leaves its postmaster running (re-parented to init or a
+ * subreaper) and holding the data directory. Such an orphan is stopped; a postmaster whose parent
+ * is a live Node.js process belongs to another running Carebook, and we refuse to share its data.
  */
 async function stopOrphanedPostmaster(clusterDir: string): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
@@ -137,7 +137,8 @@ async function stopOrphanedPostmaster(clusterDir: string): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres handles it
   const parent = await parentPid(pid);
-  if (parent !== null && parent !== 1 && isAlive(parent)) {
+  const parentCommand = parent === null ? '' : await readFile(`/proc/${parent}/comm`, 'utf8').catch(() => '');
+  if (parent !== null && parent !== 1 && isAlive(parent) && parentCommand.trim() === 'node') {
     throw new Error(
       `another process (pid ${parent}) is already running the embedded PostgreSQL in ${clusterDir}; ` +
         'stop it or point CAREBOOK_DATA_DIR somewhere else',

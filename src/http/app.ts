@@ -20,7 +20,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: MAX_BODY_BYTES,
     // Node 20 ignores Fastify's top-level requestTimeout; these bound a stalled body (facts.md).
     http: { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 } as never,
-    disableRequestLogging: false,
     trustProxy: false,
   });
   app.addSchema(ProblemSchema);

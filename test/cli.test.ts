@@ -1,0 +1,89 @@
+// The CLI as an operator meets it: one-line errors for bad configuration or an unreachable
+// database, usage on misuse, and `carebook dev` (what `npm start` runs) serving /healthz and
+// /readyz, then shutting down cleanly on SIGTERM.
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { ROOT, runCli, startCli, waitForOutput } from './helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+
+const oneLine = (text: string) => text.trim().split('\n');
+
+describe('carebook CLI', () => {
+  it('a malformed DATABASE_URL stops it with one line saying how to fix it', async () => {
+    const result = await runCli(['migrate', 'status'], { DATABASE_URL: 'mysql://root@localhost/x' });
+    expect(result.code).toBe(2);
+    expect(oneLine(result.stderr)).toEqual([
+      'carebook: invalid configuration: DATABASE_URL has scheme "mysql:"; expected postgres://user:password@host:5432/database',
+    ]);
+  });
+
+  it('an unreachable database gives one line without the password, not a stack trace', async () => {
+    const result = await runCli(['migrate', 'status'], {
+      DATABASE_URL: 'postgres://app:s3cret@127.0.0.1:1/carebook',
+    });
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toEqual([
+      'carebook: cannot reach the database at postgres://app:***@127.0.0.1:1/carebook: ECONNREFUSED',
+    ]);
+    expect(result.stderr).not.toContain('s3cret');
+  });
+
+  it('lists its problems when several settings are wrong', async () => {
+    const result = await runCli(['serve'], {
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      CAREBOOK_JWT_SECRET: 'short',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('PORT="eighty" is not a whole number from 0 to 65535');
+    expect(result.stderr).toContain('LOG_LEVEL="loud" is not one of');
+    expect(result.stderr).toContain('CAREBOOK_JWT_SECRET is shorter than 32 characters');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('prints usage for an unknown command and for no command', async () => {
+    const unknown = await runCli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    const none = await runCli([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain('usage: carebook <command>');
+  });
+
+  describe('dev (npm start)', () => {
+    let db: TestDatabase | undefined;
+    const dataDir = path.join(ROOT, '.carebook', `dev-test-${randomBytes(4).toString('hex')}`);
+    afterAll(async () => {
+      await db?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+
+    it('migrates, serves /healthz and /readyz, and exits 0 on SIGTERM', async () => {
+      // With the embedded server under test, dev starts its own; against DATABASE_URL, dev is
+      // pointed at an empty database and migrates it.
+      if (!inject('embeddedServer')) db = await createTestDatabase({ empty: true });
+      const child = startCli(['dev'], {
+        PORT: '0',
+        CAREBOOK_DATA_DIR: dataDir,
+        DATABASE_URL: db?.url,
+        LOG_LEVEL: 'warn',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const [, url] = await waitForOutput(child, /Carebook is running at (http:\/\/\S+)/);
+      const health = await fetch(`${url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({
+        status: 'ready',
+        database: 'ok',
+        migrations: { pending: [], problems: [] },
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    });
+  });
+});

@@ -16,6 +16,10 @@ const COMMANDS: Record<
     summary: 'migrate up|down [--to N]|status|verify|manifest',
     load: () => import('./cli/migrate.js'),
   },
+  token: {
+    summary: 'print a development bearer token (--role, --clinic-id, --patient-id)',
+    load: () => import('./cli/token.js'),
+  },
 };
 
 function usage(): string {

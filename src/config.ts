@@ -39,6 +39,27 @@ export const ENV_VARS: readonly EnvVar[] = [
       'HS256 secret (at least 32 characters) for bearer tokens. `npm start` generates one into the data directory when unset.',
   },
   {
+    name: 'CAREBOOK_JWKS_URL',
+    default: '(unset)',
+    description:
+      "Production: the identity provider's JWKS URL; tokens are then verified against it (RS256, ES256 or EdDSA).",
+  },
+  {
+    name: 'CAREBOOK_JWT_ISSUER',
+    default: '(unset: not checked)',
+    description: 'Expected `iss` claim of bearer tokens.',
+  },
+  {
+    name: 'CAREBOOK_JWT_AUDIENCE',
+    default: '(unset: not checked)',
+    description: 'Expected `aud` claim of bearer tokens.',
+  },
+  {
+    name: 'CAREBOOK_HOLD_MINUTES',
+    default: '15',
+    description: 'How long an unpaid booking holds its slot before the sweeper expires it.',
+  },
+  {
     name: 'LOG_LEVEL',
     default: 'info',
     description: 'pino level: fatal, error, warn, info, debug, trace or silent.',
@@ -52,6 +73,10 @@ export interface Config {
   dataDir: string;
   dbPoolMax: number;
   jwtSecret: string | null;
+  jwksUrl: string | null;
+  jwtIssuer: string | null;
+  jwtAudience: string | null;
+  holdMinutes: number;
   logLevel: LogLevel;
 }
 
@@ -98,6 +123,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     );
   }
 
+  const jwksUrl = read('CAREBOOK_JWKS_URL') ?? null;
+  if (jwksUrl !== null && !/^https?:\/\/\S+$/.test(jwksUrl)) {
+    problems.push(
+      'CAREBOOK_JWKS_URL must be an http(s) URL, e.g. https://id.example.com/.well-known/jwks.json',
+    );
+  }
+
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
@@ -110,6 +142,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir: path.resolve(cwd, read('CAREBOOK_DATA_DIR') ?? '.carebook'),
     dbPoolMax: integer('CAREBOOK_DB_POOL_MAX', 20, 1, 500),
     jwtSecret,
+    jwksUrl,
+    jwtIssuer: read('CAREBOOK_JWT_ISSUER') ?? null,
+    jwtAudience: read('CAREBOOK_JWT_AUDIENCE') ?? null,
+    holdMinutes: integer('CAREBOOK_HOLD_MINUTES', 15, 1, 24 * 60),
     logLevel: logLevel as LogLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);

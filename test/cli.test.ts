@@ -43,6 +43,38 @@ describe('carebook CLI', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('mints a development token that the API accepts, and explains what is missing', async () => {
+    const secret = 'cli-test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+    const result = await runCli(
+      ['token', '--role', 'staff', '--clinic-id', '11111111-1111-4111-8111-111111111111'],
+      {
+        CAREBOOK_JWT_SECRET: secret,
+      },
+    );
+    expect(result.code).toBe(0);
+    const { createTokenVerifier } = await import('../src/http/auth.js');
+    const principal = await createTokenVerifier({
+      jwtSecret: secret,
+      jwksUrl: null,
+      issuer: null,
+      audience: null,
+    })(result.stdout.trim());
+    expect(principal).toEqual({
+      sub: 'staff-cli',
+      role: 'staff',
+      clinicId: '11111111-1111-4111-8111-111111111111',
+      patientId: null,
+    });
+    const missing = await runCli(
+      ['token', '--role', 'patient', '--clinic-id', '11111111-1111-4111-8111-111111111111'],
+      {
+        CAREBOOK_JWT_SECRET: secret,
+      },
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('a patient token needs --patient-id');
+  });
+
   it('prints usage for an unknown command and for no command', async () => {
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
@@ -60,18 +92,21 @@ describe('carebook CLI', () => {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    it('migrates, serves /healthz and /readyz, and exits 0 on SIGTERM', async () => {
+    it('migrates, serves /healthz and /readyz, prints demo tokens that work, and exits 0 on SIGTERM', async () => {
       // With the embedded server under test, dev starts its own; against DATABASE_URL, dev is
       // pointed at an empty database and migrates it.
       if (!inject('embeddedServer')) db = await createTestDatabase({ empty: true });
-      const child = startCli(['dev'], {
+      const child = startCli(['dev', '--demo-data'], {
         PORT: '0',
         CAREBOOK_DATA_DIR: dataDir,
         DATABASE_URL: db?.url,
         LOG_LEVEL: 'warn',
       });
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
       const [, url] = await waitForOutput(child, /Carebook is running at (http:\/\/\S+)/);
+      await waitForOutput(child, /ADMIN_TOKEN=/);
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok' });
@@ -82,6 +117,34 @@ describe('carebook CLI', () => {
         database: 'ok',
         migrations: { pending: [], problems: [] },
       });
+
+      // The README's walkthrough: list slots, book, retry the same request, cancel.
+      const exported = (name: string) => output.match(new RegExp(`export ${name}=(\\S+)`))?.[1] ?? '';
+      const auth = {
+        authorization: `Bearer ${exported('PATIENT_TOKEN')}`,
+        'content-type': 'application/json',
+      };
+      const slots = await (
+        await fetch(`${url}/api/clinics/${exported('CLINIC')}/slots?available=true&limit=1`, {
+          headers: auth,
+        })
+      ).json();
+      const booking = {
+        method: 'POST',
+        headers: { ...auth, 'idempotency-key': 'readme-1' },
+        body: JSON.stringify({ slot_id: slots.slots[0].id }),
+      };
+      const first = await fetch(`${url}/api/appointments`, booking);
+      expect(first.status).toBe(201);
+      const retry = await fetch(`${url}/api/appointments`, booking);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      const { appointment } = await first.json();
+      const cancelled = await fetch(`${url}/api/appointments/${appointment.id}/cancel`, {
+        method: 'POST',
+        headers: { authorization: auth.authorization },
+      });
+      expect((await cancelled.json()).appointment.status).toBe('cancelled');
+
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     });

@@ -46,6 +46,15 @@ describe('loadConfig', () => {
   });
 });
 
+describe('ENV_VARS', () => {
+  it('lists every variable src/config.ts reads', async () => {
+    const source = await readFile(path.resolve(import.meta.dirname, '..', 'src', 'config.ts'), 'utf8');
+    const read = [...source.matchAll(/\b(?:read|integer)\('([A-Z_]+)'/g)].map((m) => m[1]);
+    expect(read.length).toBeGreaterThan(5);
+    expect(new Set(read)).toEqual(new Set(ENV_VARS.map((v) => v.name)));
+  });
+});
+
 describe('README configuration table', () => {
   it('lists every environment variable Carebook reads, with its default', async () => {
     const readme = await readFile(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8');

@@ -2,6 +2,9 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 
+// DATE columns stay 'YYYY-MM-DD' strings: a JavaScript Date would shift them by the time zone.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 

@@ -1,7 +1,6 @@
 // Tenant-scoped transactions: every unit of work runs as one of the carebook_* roles with the
 // caller's clinic, user, patient and role in transaction-local settings, which the RLS policies
-// of 00008 read. The role switch and the settings travel in the same round trip as BEGIN.
-import pg from 'pg';
+// of 00008 read. Values are always bound parameters; the setting names are constants.
 import type { Pool, PoolClient } from './pool.js';
 
 export const DB_ROLES = ['carebook_app', 'carebook_worker', 'carebook_readonly', 'carebook_admin'] as const;
@@ -27,13 +26,7 @@ export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }
 
-/**
- * The statement that enters a context: set_config(…, true) lasts until the transaction ends.
- * Values are checked here (role names from fixed lists, uuids by pattern, free text bounded) and
- * then quoted with pg.escapeLiteral, because a parameterised statement cannot share a round trip
- * with BEGIN: the simple-query protocol that can, takes no parameters.
- */
-export function contextStatement(context: TenantContext): string {
+function checkContext(context: TenantContext): void {
   if (!DB_ROLES.includes(context.dbRole)) throw new TypeError(`unknown database role ${context.dbRole}`);
   if (context.appRole != null && !APP_ROLES.includes(context.appRole)) {
     throw new TypeError(`unknown application role ${context.appRole}`);
@@ -52,33 +45,69 @@ export function contextStatement(context: TenantContext): string {
       throw new TypeError(`${name} must be at most 200 characters without NUL`);
     }
   }
-  const settings: Array<[string, string]> = [
-    ['role', context.dbRole],
-    ['carebook.role', context.appRole ?? ''],
-    ['carebook.clinic_id', context.clinicId ?? ''],
-    ['carebook.user_id', context.userId ?? ''],
-    ['carebook.patient_id', context.patientId ?? ''],
-    ['carebook.actor', context.actor ?? ''],
-  ];
-  return `SELECT ${settings
-    .map(([name, value]) => `set_config(${pg.escapeLiteral(name)}, ${pg.escapeLiteral(value)}, true)`)
-    .join(', ')}`;
+}
+
+const SETTINGS = [
+  'role',
+  'carebook.role',
+  'carebook.clinic_id',
+  'carebook.patient_id',
+  'carebook.actor',
+] as const;
+
+export interface ContextSelect {
+  /** A FROM item `(SELECT set_config(…), …) AS ctx` whose last column ctx.user_id is the user id. */
+  sql: string;
+  values: string[];
 }
 
 /**
- * Runs fn in one transaction as the context's role, with its settings. Commits when fn resolves,
- * rolls back when it throws (and rethrows). A connection whose rollback fails is discarded.
+ * The context as a FROM item of one parameterised statement. A function called LATERAL with
+ * ctx.user_id as an argument runs after the settings are made (it depends on that column), in
+ * the statement's own implicit transaction: role switch, settings and work in one round trip,
+ * with every value bound as a parameter. `firstParameter` is the number of the first $n it uses.
+ */
+export function contextSelect(
+  context: TenantContext,
+  firstParameter = 1,
+  extra: Readonly<Record<string, string>> = {},
+): ContextSelect {
+  checkContext(context);
+  const names = [...SETTINGS, ...Object.keys(extra), 'carebook.user_id'];
+  const values = [
+    context.dbRole,
+    context.appRole ?? '',
+    context.clinicId ?? '',
+    context.patientId ?? '',
+    context.actor ?? '',
+    ...Object.values(extra),
+    context.userId ?? '',
+  ];
+  const columns = names.map((name, index) => {
+    const alias = name === 'carebook.user_id' ? ' AS user_id' : '';
+    return `set_config('${name}', $${firstParameter + index}, true)${alias}`;
+  });
+  // OFFSET 0 keeps the planner from flattening the subquery into the outer query, where unused
+  // set_config columns could be dropped; volatile outputs of a kept subquery are always evaluated.
+  return { sql: `(SELECT ${columns.join(', ')} OFFSET 0) AS ctx`, values };
+}
+
+/**
+ * Runs fn in one transaction as the context's role, with its settings (set_config(…, true) lasts
+ * until the transaction ends). Commits when fn resolves, rolls back when it throws (and
+ * rethrows). A connection whose rollback fails is discarded.
  */
 export async function withTenant<T>(
   pool: Pool,
   context: TenantContext,
   fn: (client: PoolClient) => Promise<T>,
 ): Promise<T> {
-  const enter = `BEGIN; ${contextStatement(context)}`;
+  const enter = contextSelect(context);
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query(enter);
+    await client.query('BEGIN');
+    await client.query(`SELECT * FROM ${enter.sql}`, enter.values);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

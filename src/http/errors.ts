@@ -26,15 +26,85 @@ export const ProblemSchema = Type.Object(
     detail: Type.Optional(Type.String()),
     errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
   },
-  { $id: 'Problem', additionalProperties: true },
+  { additionalProperties: true, description: 'RFC 9457 problem details.' },
 );
 
-/** Domain errors raised in SQL (`raise … using errcode = 'CB0nn'`), listed in docs/error_codes.md. */
-const SQL_ERRORS: Record<string, { status: number; code: string; title: string }> = {};
-
-export function registerSqlError(errcode: string, status: number, code: string, title: string): void {
-  SQL_ERRORS[errcode] = { status, code, title };
+/** Response schemas for the given error statuses, for a route's `response` (and the OpenAPI document). */
+export function problemResponses(...statuses: number[]): Record<number, typeof ProblemSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
 }
+
+interface Mapping {
+  status: number;
+  code: string;
+  title: string;
+}
+
+/** Domain errors raised in SQL (`raise … using errcode = 'CB0nn'`); docs/error_codes.md lists them. */
+const SQL_ERRORS: Record<string, Mapping> = {
+  CB001: { status: 409, code: 'slot_unavailable', title: 'The slot is not available' },
+  CB002: { status: 404, code: 'slot_not_found', title: 'No such slot' },
+  CB003: {
+    status: 422,
+    code: 'idempotency_key_reused',
+    title: 'The Idempotency-Key belongs to another request',
+  },
+  CB004: { status: 404, code: 'appointment_not_found', title: 'No such appointment' },
+  CB005: {
+    status: 409,
+    code: 'appointment_not_active',
+    title: 'The appointment cannot be changed in its current state',
+  },
+  CB006: { status: 404, code: 'patient_not_found', title: 'No such patient' },
+  CB007: {
+    status: 409,
+    code: 'patient_double_booked',
+    title: 'The patient already has an appointment at that time',
+  },
+  CB008: { status: 409, code: 'reschedule_price_mismatch', title: 'The new slot has a different price' },
+  '22P02': { status: 400, code: 'validation_error', title: 'A value has the wrong format' },
+  '22007': { status: 400, code: 'validation_error', title: 'A date or time is not valid' },
+  '22008': { status: 400, code: 'validation_error', title: 'A date or time is out of range' },
+  '22001': { status: 400, code: 'validation_error', title: 'A value is too long' },
+};
+
+/** Constraint violations the API can cause with valid-looking input, by constraint name. */
+const CONSTRAINT_ERRORS: Record<string, Mapping> = {
+  appointment_slots_no_overlap: {
+    status: 409,
+    code: 'slot_overlap',
+    title: 'The practitioner already has a slot at that time',
+  },
+  appointments_patient_no_overlap: {
+    status: 409,
+    code: 'patient_double_booked',
+    title: 'The patient already has an appointment at that time',
+  },
+  appointments_one_active_per_slot: {
+    status: 409,
+    code: 'slot_unavailable',
+    title: 'The slot is not available',
+  },
+  clinics_slug_key: { status: 409, code: 'slug_taken', title: 'Another clinic has this slug' },
+  users_clinic_id_email_key: {
+    status: 409,
+    code: 'email_taken',
+    title: 'Someone in this clinic already has this email',
+  },
+  appointment_slots_clinic_id_practitioner_id_fkey: {
+    status: 422,
+    code: 'practitioner_not_found',
+    title: 'No such practitioner in this clinic',
+  },
+};
+
+/** Generic integrity errors: the input broke a rule the schema enforces. */
+const INTEGRITY_ERRORS: Record<string, Mapping> = {
+  '23514': { status: 400, code: 'validation_error', title: 'A value breaks a rule of the schema' },
+  '23505': { status: 409, code: 'conflict', title: 'Something with these values exists already' },
+  '23503': { status: 422, code: 'reference_not_found', title: 'A referenced record does not exist' },
+  '23P01': { status: 409, code: 'conflict', title: 'This conflicts with an existing record' },
+};
 
 export function sendProblem(reply: FastifyReply, problem: ProblemError): FastifyReply {
   return reply
@@ -53,9 +123,33 @@ export function sendProblem(reply: FastifyReply, problem: ProblemError): Fastify
 /** Maps anything thrown by a route to a ProblemError. Unknown errors become a bare 500. */
 export function toProblem(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
-  const candidate = error as FastifyError & { code?: string; detail?: string; validation?: unknown[] };
+  const candidate = error as FastifyError & {
+    code?: string;
+    detail?: string;
+    constraint?: string;
+    validation?: unknown[];
+  };
   const sql = candidate.code ? SQL_ERRORS[candidate.code] : undefined;
-  if (sql) return new ProblemError(sql.status, sql.code, sql.title, candidate.detail ?? candidate.message);
+  if (sql) {
+    const domain = candidate.code?.startsWith('CB');
+    return new ProblemError(
+      sql.status,
+      sql.code,
+      sql.title,
+      domain ? (candidate.detail ?? candidate.message) : undefined,
+    );
+  }
+  const integrity = candidate.code ? INTEGRITY_ERRORS[candidate.code] : undefined;
+  if (integrity) {
+    const named = candidate.constraint ? CONSTRAINT_ERRORS[candidate.constraint] : undefined;
+    const mapping = named ?? integrity;
+    return new ProblemError(
+      mapping.status,
+      mapping.code,
+      mapping.title,
+      candidate.constraint ? `constraint ${candidate.constraint}` : undefined,
+    );
+  }
   if (Array.isArray(candidate.validation)) {
     const errors = (
       candidate.validation as Array<{ instancePath?: string; message?: string; params?: unknown }>

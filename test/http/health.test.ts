@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { migrateDown, migrateUp } from '../../src/db/migrate/runner.js';
 import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { buildTestApp, TEST_JWT_SECRET } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 describe('health endpoints', () => {
@@ -13,7 +14,7 @@ describe('health endpoints', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await buildApp({ config: loadConfig({}), pool: db.pool, logger: createLogger('silent') });
+    app = (await buildTestApp(db)).app;
   });
   afterAll(async () => {
     await app.close();
@@ -63,7 +64,11 @@ describe('readiness without a database', () => {
   it('/readyz is 503 when the database cannot be reached', async () => {
     const { createPool } = await import('../../src/db/pool.js');
     const pool = createPool('postgres://nobody@127.0.0.1:1/none', { max: 1 });
-    const app = await buildApp({ config: loadConfig({}), pool, logger: createLogger('silent') });
+    const app = await buildApp({
+      config: loadConfig({ CAREBOOK_JWT_SECRET: TEST_JWT_SECRET }),
+      pool,
+      logger: createLogger('silent'),
+    });
     try {
       const response = await app.inject({ method: 'GET', url: '/readyz' });
       expect(response.statusCode).toBe(503);

@@ -1,0 +1,186 @@
+// The booking service: thin wrappers over the procedures of 00011. Each write is one statement,
+// one round trip: the tenant context and the procedure call travel together (contextSelect).
+// Reads go through withTenant, so row-level security decides what a caller may see.
+import type { Pool } from '../db/pool.js';
+import { contextSelect, type TenantContext, withTenant } from '../db/tenant.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AppointmentQuery, BookingResult } from './schemas.js';
+
+export interface BookingDeps {
+  pool: Pool;
+  metrics: Metrics;
+  holdMinutes: number;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: BookingResult;
+  replayed: boolean;
+}
+
+export interface BookInput {
+  slotId: string;
+  patientId: string;
+  notes?: string;
+  idempotencyKey: string;
+}
+
+/** Deadlocks and serialization failures are transient: the same idempotent call is retried. */
+const TRANSIENT = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 3;
+
+async function retryTransient<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= MAX_ATTEMPTS || !TRANSIENT.has((error as { code?: string }).code ?? '')) throw error;
+    }
+  }
+}
+
+type ProcedureRow = { response_status: number; response_body: BookingResult; replayed: boolean };
+
+async function callStoredResponse(
+  deps: BookingDeps,
+  context: TenantContext,
+  call: (first: number) => string,
+  args: unknown[],
+): Promise<StoredResponse> {
+  const ctx = contextSelect(context, 1, { 'carebook.hold_minutes': String(deps.holdMinutes) });
+  const sql = `SELECT r.response_status, r.response_body, r.replayed FROM ${ctx.sql} CROSS JOIN LATERAL ${call(ctx.values.length + 1)} AS r`;
+  const result = await retryTransient(() => deps.pool.query<ProcedureRow>(sql, [...ctx.values, ...args]));
+  const row = result.rows[0];
+  if (!row) throw new Error('the booking procedure returned no row');
+  return { status: row.response_status, body: row.response_body, replayed: row.replayed };
+}
+
+/** Books a slot; records booking_attempts / conflicts / latency by outcome. */
+export async function bookAppointment(
+  deps: BookingDeps,
+  context: TenantContext,
+  input: BookInput,
+): Promise<StoredResponse> {
+  const started = process.hrtime.bigint();
+  let outcome = 'error';
+  try {
+    const response = await callStoredResponse(
+      deps,
+      context,
+      (n) => `book_appointment($${n}, $${n + 1}, ctx.user_id, $${n + 2}, $${n + 3})`,
+      [
+        input.slotId,
+        input.patientId,
+        input.idempotencyKey,
+        input.notes === undefined ? {} : { notes: input.notes },
+      ],
+    );
+    outcome = response.replayed ? 'replayed' : 'created';
+    return response;
+  } catch (error) {
+    outcome = outcomeOf(error);
+    if (outcome === 'slot_unavailable') deps.metrics.bookingConflicts.inc();
+    throw error;
+  } finally {
+    deps.metrics.bookingAttempts.inc({ outcome });
+    deps.metrics.bookingDuration.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}
+
+export function rescheduleAppointment(
+  deps: BookingDeps,
+  context: TenantContext,
+  input: { appointmentId: string; newSlotId: string; idempotencyKey: string },
+): Promise<StoredResponse> {
+  return callStoredResponse(
+    deps,
+    context,
+    (n) => `reschedule_appointment($${n}, $${n + 1}, ctx.user_id, $${n + 2})`,
+    [input.appointmentId, input.newSlotId, input.idempotencyKey],
+  );
+}
+
+export async function cancelAppointment(
+  deps: BookingDeps,
+  context: TenantContext,
+  input: { appointmentId: string; reason?: string },
+): Promise<BookingResult> {
+  const ctx = contextSelect(context);
+  const n = ctx.values.length + 1;
+  const sql = `SELECT r.body FROM ${ctx.sql} CROSS JOIN LATERAL cancel_appointment($${n}, ctx.user_id, $${n + 1}) AS r(body)`;
+  const result = await retryTransient(() =>
+    deps.pool.query<{ body: BookingResult }>(sql, [...ctx.values, input.appointmentId, input.reason ?? null]),
+  );
+  return result.rows[0]?.body as BookingResult;
+}
+
+const SELECT_BOOKING = `
+  SELECT booking_response_body(a.id) AS body FROM appointments a`;
+
+export async function getAppointment(
+  deps: BookingDeps,
+  context: TenantContext,
+  id: string,
+): Promise<BookingResult | null> {
+  return withTenant(deps.pool, context, async (client) => {
+    const result = await client.query<{ body: BookingResult }>(`${SELECT_BOOKING} WHERE a.id = $1`, [id]);
+    return result.rows[0]?.body ?? null;
+  });
+}
+
+export async function listAppointments(
+  deps: BookingDeps,
+  context: TenantContext,
+  query: AppointmentQuery,
+): Promise<BookingResult[]> {
+  return withTenant(deps.pool, context, async (client) => {
+    const result = await client.query<{ body: BookingResult }>(
+      `${SELECT_BOOKING}
+        WHERE ($1::uuid IS NULL OR a.slot_id = $1) AND ($2::uuid IS NULL OR a.patient_id = $2)
+          AND ($3::text IS NULL OR a.status = $3)
+          AND ($4::timestamptz IS NULL OR a.starts_at >= $4) AND ($5::timestamptz IS NULL OR a.starts_at < $5)
+        ORDER BY a.starts_at, a.id
+        LIMIT $6`,
+      [
+        query.slot_id ?? null,
+        query.patient_id ?? null,
+        query.status ?? null,
+        query.from ?? null,
+        query.to ?? null,
+        query.limit,
+      ],
+    );
+    return result.rows.map((row) => row.body);
+  });
+}
+
+/** Expires lapsed holds and purges old idempotency records (the sweeper's work). */
+export async function sweep(
+  deps: Pick<BookingDeps, 'pool' | 'metrics'>,
+): Promise<{ expired: number; purged: number }> {
+  const worker: TenantContext = {
+    dbRole: 'carebook_worker',
+    appRole: 'service',
+    userId: 'sweeper',
+    actor: 'sweeper',
+  };
+  const [expired, purged] = await withTenant(deps.pool, worker, async (client) => {
+    const holds = await client.query<{ n: number }>('SELECT expire_unpaid_holds() AS n');
+    const requests = await client.query<{ n: number }>('SELECT purge_expired_booking_requests() AS n');
+    return [holds.rows[0]?.n ?? 0, requests.rows[0]?.n ?? 0];
+  });
+  deps.metrics.holdsExpired.inc(expired);
+  return { expired, purged };
+}
+
+const OUTCOMES: Record<string, string> = {
+  CB001: 'slot_unavailable',
+  CB002: 'slot_not_found',
+  CB003: 'idempotency_key_reused',
+  CB006: 'patient_not_found',
+  CB007: 'patient_double_booked',
+};
+
+function outcomeOf(error: unknown): string {
+  return OUTCOMES[(error as { code?: string }).code ?? ''] ?? 'error';
+}

@@ -1,0 +1,75 @@
+// Production token verification against an identity provider's JWKS, served by a local HTTP
+// server standing in for the provider: signature, algorithm, issuer and audience are all checked.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier, signToken } from '../../src/http/auth.js';
+
+describe('JWKS verification', () => {
+  let server: http.Server;
+  let jwksUrl: string;
+  let privateKey: CryptoKey;
+  let strangerKey: CryptoKey;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('RS256');
+    privateKey = pair.privateKey;
+    strangerKey = (await generateKeyPair('RS256')).privateKey;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    server = http.createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const sign = (
+    key: CryptoKey,
+    claims: Record<string, unknown>,
+    iss = 'https://id.example',
+    aud = 'carebook',
+  ) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setSubject('user-7')
+      .setIssuer(iss)
+      .setAudience(aud)
+      .setExpirationTime('5m')
+      .sign(key);
+
+  const verifier = () =>
+    createTokenVerifier({ jwtSecret: null, jwksUrl, issuer: 'https://id.example', audience: 'carebook' });
+
+  it('accepts a token signed by the provider', async () => {
+    const jwt = await sign(privateKey, { role: 'staff', clinic_id: '11111111-1111-4111-8111-111111111111' });
+    await expect(verifier()(jwt)).resolves.toEqual({
+      sub: 'user-7',
+      role: 'staff',
+      clinicId: '11111111-1111-4111-8111-111111111111',
+      patientId: null,
+    });
+  });
+
+  it('refuses another key, another issuer or audience, and an HS256 token', async () => {
+    const claims = { role: 'staff', clinic_id: '11111111-1111-4111-8111-111111111111' };
+    await expect(verifier()(await sign(strangerKey, claims))).rejects.toThrow();
+    await expect(verifier()(await sign(privateKey, claims, 'https://evil.example'))).rejects.toThrow(/iss/);
+    await expect(
+      verifier()(await sign(privateKey, claims, 'https://id.example', 'other-app')),
+    ).rejects.toThrow(/aud/);
+    const hs = await signToken('a-secret-that-is-long-enough-0123456789', {
+      sub: 'x',
+      role: 'platform_admin',
+    });
+    await expect(verifier()(hs)).rejects.toThrow();
+  });
+
+  it('refuses to start without any way to verify tokens', () => {
+    expect(() =>
+      createTokenVerifier({ jwtSecret: null, jwksUrl: null, issuer: null, audience: null }),
+    ).toThrow(/CAREBOOK_JWT_SECRET or CAREBOOK_JWKS_URL/);
+  });
+});

@@ -132,18 +132,20 @@ describe('carebook CLI', () => {
       const booking = {
         method: 'POST',
         headers: { ...auth, 'idempotency-key': 'readme-1' },
-        body: JSON.stringify({ slot_id: slots.slots[0].id }),
+        body: JSON.stringify({ slot_id: (slots as { slots: Array<{ id: string }> }).slots[0]?.id }),
       };
       const first = await fetch(`${url}/api/appointments`, booking);
       expect(first.status).toBe(201);
       const retry = await fetch(`${url}/api/appointments`, booking);
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
-      const { appointment } = await first.json();
+      const { appointment } = (await first.json()) as { appointment: { id: string } };
       const cancelled = await fetch(`${url}/api/appointments/${appointment.id}/cancel`, {
         method: 'POST',
         headers: { authorization: auth.authorization },
       });
-      expect((await cancelled.json()).appointment.status).toBe('cancelled');
+      expect(((await cancelled.json()) as { appointment: { status: string } }).appointment.status).toBe(
+        'cancelled',
+      );
 
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

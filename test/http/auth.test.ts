@@ -4,13 +4,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
 import { createTokenVerifier, signToken } from '../../src/http/auth.js';
 
 describe('JWKS verification', () => {
   let server: http.Server;
   let jwksUrl: string;
-  let privateKey: CryptoKey;
-  let strangerKey: CryptoKey;
+  let privateKey: KeyLike;
+  let strangerKey: KeyLike;
 
   beforeAll(async () => {
     const pair = await generateKeyPair('RS256');
@@ -27,7 +30,7 @@ describe('JWKS verification', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const sign = (
-    key: CryptoKey,
+    key: KeyLike,
     claims: Record<string, unknown>,
     iss = 'https://id.example',
     aud = 'carebook',

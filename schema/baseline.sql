@@ -10,7 +10,7 @@ schema audit -- Append-only audit trail.
 schema carebook_migrations -- Which migrations are applied, with the sha256 each file had when applied.
 schema public -- standard public schema
 
--- tables (12)
+-- tables (14)
 table audit.audit_log rls force_rls -- Append-only trail of state changes (row triggers) and admin actions (audit.record).
 table carebook_migrations.checksums -- sha256 of each applied migration file, recorded in the transaction that applied it.
 table carebook_migrations.pgmigrations
@@ -18,13 +18,15 @@ table public.appointment_slots rls force_rls -- Bookable practitioner time. Book
 table public.appointments rls force_rls -- A patient in a slot. Active = pending_payment or confirmed; at most one active per slot (00009).
 table public.booking_requests rls force_rls -- Idempotency records: the stored result of a booking or reschedule, per client and key, kept at least 24 hours.
 table public.clinics rls force_rls -- Tenants. Every clinic-owned row elsewhere carries clinic_id.
+table public.inbound_messages rls force_rls -- Messages from patients (SMS, WhatsApp). C/CANCEL and Y/YES/CONFIRM act on the next appointment; anything else is kept for staff. Bodies are never logged.
 table public.integrations rls force_rls -- One row per provider account that sends us webhooks. Secrets are never stored here.
+table public.notifications rls force_rls -- Outbound SMS and WhatsApp messages; delivery callbacks move status forward, never back (status_rank).
 table public.patients rls force_rls -- Patients of one clinic. Personal data: never copied into logs or metric labels.
 table public.payments rls force_rls -- Money owed for an appointment. Created pending by the booking transaction; settled by Stripe events.
 table public.users rls force_rls -- Clinic staff and practitioners, one clinic each. Platform admins are not rows here: they exist only as JWT claims.
 table public.webhook_events rls force_rls -- Every verified provider event, once. Settled rows stay and keep deduplicating.
 
--- columns (117)
+-- columns (157)
 column audit.audit_log.action text not null -- insert | update | delete for row changes; a dotted name (webhook.replay, appointment.book) for domain actions.
 column audit.audit_log.actor text not null -- carebook.actor, else carebook.user_id (JWT sub), else the database session user.
 column audit.audit_log.actor_role text
@@ -96,12 +98,41 @@ column public.clinics.name text not null
 column public.clinics.slug citext not null -- URL-safe unique handle, lower case.
 column public.clinics.timezone text not null default 'UTC'::text -- IANA zone the clinic schedules in (validated by the API).
 column public.clinics.updated_at timestamp with time zone not null default now()
+column public.inbound_messages.appointment_id uuid
+column public.inbound_messages.body text not null default ''::text
+column public.inbound_messages.channel text not null
+column public.inbound_messages.clinic_id uuid -- NULL when the sender's number matches no patient.
+column public.inbound_messages.from_address text not null
+column public.inbound_messages.id uuid not null default gen_random_uuid()
+column public.inbound_messages.intent text not null
+column public.inbound_messages.outcome text not null -- What was done: cancelled, confirmed, stored_for_staff, no_upcoming_appointment, unknown_sender.
+column public.inbound_messages.patient_id uuid
+column public.inbound_messages.provider text not null
+column public.inbound_messages.provider_message_id text not null
+column public.inbound_messages.received_at timestamp with time zone not null default now()
+column public.integrations.account_ref text -- The provider's id of the account (Twilio AccountSid, WhatsApp phone_number_id), for operators.
 column public.integrations.clinic_id uuid -- The clinic that owns this account, or NULL for a platform-wide account.
 column public.integrations.created_at timestamp with time zone not null default now()
 column public.integrations.id uuid not null default gen_random_uuid()
+column public.integrations.is_active boolean not null default true
 column public.integrations.name text not null
 column public.integrations.provider text not null
+column public.integrations.secret_ref text not null -- Name of the environment variable holding this account's secret(s), e.g. STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_NORTHSIDE.
 column public.integrations.updated_at timestamp with time zone not null default now()
+column public.notifications.appointment_id uuid
+column public.notifications.channel text not null
+column public.notifications.clinic_id uuid not null
+column public.notifications.created_at timestamp with time zone not null default now()
+column public.notifications.error_code text
+column public.notifications.id uuid not null default gen_random_uuid()
+column public.notifications.patient_id uuid
+column public.notifications.provider text not null
+column public.notifications.provider_message_id text not null
+column public.notifications.purpose text not null default 'other'::text
+column public.notifications.status text not null default 'queued'::text
+column public.notifications.status_history jsonb not null default '[]'::jsonb -- Every callback as received: [{status, at, event_id, error_code}].
+column public.notifications.status_rank integer not null default 1 -- Order of status: queued 1, sending 2, sent 3, delivered 4, read/failed/undelivered 5. A callback of lower rank is logged in status_history only.
+column public.notifications.updated_at timestamp with time zone not null default now()
 column public.patients.clinic_id uuid not null
 column public.patients.created_at timestamp with time zone not null default now()
 column public.patients.date_of_birth date
@@ -133,17 +164,28 @@ column public.users.updated_at timestamp with time zone not null default now()
 column public.webhook_events.attempts integer not null default 0
 column public.webhook_events.error text
 column public.webhook_events.event_id text not null -- Provider event id (Stripe evt_…, Twilio MessageSid[:status], WhatsApp wamid[:status], Daily id).
+column public.webhook_events.event_type text not null
 column public.webhook_events.id uuid not null default gen_random_uuid()
 column public.webhook_events.idempotency_key text -- Correlates retries of one business effect across events, when the provider gives one.
 column public.webhook_events.last_attempt_at timestamp with time zone
+column public.webhook_events.locked_by text -- The worker holding the lease while processing.
+column public.webhook_events.locked_until timestamp with time zone
+column public.webhook_events.next_attempt_at timestamp with time zone not null default now() -- When the event may next be claimed: now for new events, after the backoff for failed ones, the lease end while processing.
+column public.webhook_events.note text -- What the handler did, e.g. "ignored: no handler for charge.captured".
 column public.webhook_events.payload jsonb not null
 column public.webhook_events.processed_at timestamp with time zone
+column public.webhook_events.processed_by text
+column public.webhook_events.provider text not null
+column public.webhook_events.raw_body bytea not null -- The request body exactly as received, so a replay can verify the signature again.
 column public.webhook_events.received_at timestamp with time zone not null default now()
+column public.webhook_events.replay_count integer not null default 0
+column public.webhook_events.request_url text not null -- The public URL the provider called (Twilio signs it).
 column public.webhook_events.signature text -- The signature header as received.
+column public.webhook_events.signed_headers jsonb not null default '{}'::jsonb -- The signature headers as received (lower-case names).
 column public.webhook_events.status text not null default 'pending'::text
 column public.webhook_events.webhook_id uuid not null
 
--- constraints (81)
+-- constraints (103)
 constraint audit.audit_log.audit_log_action_check CHECK (((length(action) >= 1) AND (length(action) <= 100)))
 constraint audit.audit_log.audit_log_pkey PRIMARY KEY (id)
 constraint audit.audit_log.audit_log_reason_check CHECK ((length(reason) <= 1000))
@@ -188,11 +230,36 @@ constraint public.clinics.clinics_pkey PRIMARY KEY (id)
 constraint public.clinics.clinics_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'::citext))
 constraint public.clinics.clinics_slug_key UNIQUE (slug)
 constraint public.clinics.clinics_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64)))
+constraint public.inbound_messages.inbound_messages_body_check CHECK ((length(body) <= 5000))
+constraint public.inbound_messages.inbound_messages_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text])))
+constraint public.inbound_messages.inbound_messages_clinic_id_appointment_id_fkey FOREIGN KEY (clinic_id, appointment_id) REFERENCES appointments(clinic_id, id)
+constraint public.inbound_messages.inbound_messages_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.inbound_messages.inbound_messages_clinic_id_patient_id_fkey FOREIGN KEY (clinic_id, patient_id) REFERENCES patients(clinic_id, id)
+constraint public.inbound_messages.inbound_messages_intent_check CHECK ((intent = ANY (ARRAY['cancel'::text, 'confirm'::text, 'other'::text])))
+constraint public.inbound_messages.inbound_messages_pkey PRIMARY KEY (id)
+constraint public.inbound_messages.inbound_messages_provider_check CHECK ((provider = ANY (ARRAY['twilio'::text, 'whatsapp'::text])))
+constraint public.inbound_messages.inbound_messages_provider_provider_message_id_key UNIQUE (provider, provider_message_id)
 constraint public.integrations.integrations_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
 constraint public.integrations.integrations_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100)))
 constraint public.integrations.integrations_pkey PRIMARY KEY (id)
 constraint public.integrations.integrations_provider_check CHECK ((provider = ANY (ARRAY['stripe'::text, 'twilio'::text, 'whatsapp'::text, 'daily'::text])))
 constraint public.integrations.integrations_provider_name_key UNIQUE (provider, name)
+constraint public.integrations.integrations_secret_ref_names_provider CHECK ((secret_ref ~ (('^'::text ||
+CASE provider
+    WHEN 'stripe'::text THEN 'STRIPE_WEBHOOK_SECRET'::text
+    WHEN 'twilio'::text THEN 'TWILIO_AUTH_TOKEN'::text
+    WHEN 'whatsapp'::text THEN 'WHATSAPP_APP_SECRET'::text
+    ELSE 'DAILY_WEBHOOK_SECRET'::text
+END) || '(_[A-Z0-9]+)*$'::text)))
+constraint public.notifications.notifications_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text])))
+constraint public.notifications.notifications_clinic_id_appointment_id_fkey FOREIGN KEY (clinic_id, appointment_id) REFERENCES appointments(clinic_id, id)
+constraint public.notifications.notifications_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.notifications.notifications_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.notifications.notifications_clinic_id_patient_id_fkey FOREIGN KEY (clinic_id, patient_id) REFERENCES patients(clinic_id, id)
+constraint public.notifications.notifications_pkey PRIMARY KEY (id)
+constraint public.notifications.notifications_provider_check CHECK ((provider = ANY (ARRAY['twilio'::text, 'whatsapp'::text])))
+constraint public.notifications.notifications_provider_provider_message_id_key UNIQUE (provider, provider_message_id)
+constraint public.notifications.notifications_purpose_check CHECK ((purpose = ANY (ARRAY['confirmation'::text, 'reminder'::text, 'other'::text])))
 constraint public.patients.patients_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
 constraint public.patients.patients_clinic_id_id_key UNIQUE (clinic_id, id)
 constraint public.patients.patients_date_of_birth_check CHECK ((date_of_birth > '1900-01-01'::date))
@@ -221,12 +288,15 @@ constraint public.users.users_pkey PRIMARY KEY (id)
 constraint public.users.users_role_check CHECK ((role = ANY (ARRAY['practitioner'::text, 'staff'::text, 'clinic_admin'::text])))
 constraint public.webhook_events.webhook_events_attempts_check CHECK ((attempts >= 0))
 constraint public.webhook_events.webhook_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255)))
+constraint public.webhook_events.webhook_events_event_type_check CHECK (((length(event_type) >= 1) AND (length(event_type) <= 200)))
+constraint public.webhook_events.webhook_events_lease_when_processing CHECK (((status = 'processing'::text) = ((locked_by IS NOT NULL) AND (locked_until IS NOT NULL))))
 constraint public.webhook_events.webhook_events_pkey PRIMARY KEY (id)
+constraint public.webhook_events.webhook_events_provider_check CHECK ((provider = ANY (ARRAY['stripe'::text, 'twilio'::text, 'whatsapp'::text, 'daily'::text])))
 constraint public.webhook_events.webhook_events_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'success'::text, 'failed'::text, 'dead_letter'::text])))
 constraint public.webhook_events.webhook_events_webhook_id_event_id_key UNIQUE (webhook_id, event_id)
 constraint public.webhook_events.webhook_events_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES integrations(id)
 
--- indexes (40)
+-- indexes (47)
 index CREATE INDEX appointment_slots_clinic_starts_idx ON public.appointment_slots USING btree (clinic_id, starts_at)
 index CREATE INDEX appointment_slots_no_overlap ON public.appointment_slots USING gist (practitioner_id, tstzrange(starts_at, ends_at)) WHERE (status = 'open'::text)
 index CREATE INDEX appointment_slots_practitioner_starts_idx ON public.appointment_slots USING btree (practitioner_id, starts_at)
@@ -241,6 +311,8 @@ index CREATE INDEX patients_clinic_phone_idx ON public.patients USING btree (cli
 index CREATE INDEX patients_phone_idx ON public.patients USING btree (phone) WHERE (phone IS NOT NULL)
 index CREATE INDEX payments_appointment_idx ON public.payments USING btree (appointment_id)
 index CREATE INDEX users_clinic_role_idx ON public.users USING btree (clinic_id, role)
+index CREATE INDEX webhook_events_claimable_idx ON public.webhook_events USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'processing'::text]))
+index CREATE INDEX webhook_events_dead_letter_idx ON public.webhook_events USING btree (provider, received_at) WHERE (status = 'dead_letter'::text)
 index CREATE INDEX webhook_events_status_attempts_processed_idx ON public.webhook_events USING btree (status, attempts, processed_at)
 index CREATE UNIQUE INDEX appointment_slots_clinic_id_id_key ON public.appointment_slots USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX appointment_slots_pkey ON public.appointment_slots USING btree (id)
@@ -254,8 +326,13 @@ index CREATE UNIQUE INDEX booking_requests_pkey ON public.booking_requests USING
 index CREATE UNIQUE INDEX checksums_pkey ON carebook_migrations.checksums USING btree (name)
 index CREATE UNIQUE INDEX clinics_pkey ON public.clinics USING btree (id)
 index CREATE UNIQUE INDEX clinics_slug_key ON public.clinics USING btree (slug)
+index CREATE UNIQUE INDEX inbound_messages_pkey ON public.inbound_messages USING btree (id)
+index CREATE UNIQUE INDEX inbound_messages_provider_provider_message_id_key ON public.inbound_messages USING btree (provider, provider_message_id)
 index CREATE UNIQUE INDEX integrations_pkey ON public.integrations USING btree (id)
 index CREATE UNIQUE INDEX integrations_provider_name_key ON public.integrations USING btree (provider, name)
+index CREATE UNIQUE INDEX notifications_clinic_id_id_key ON public.notifications USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX notifications_pkey ON public.notifications USING btree (id)
+index CREATE UNIQUE INDEX notifications_provider_provider_message_id_key ON public.notifications USING btree (provider, provider_message_id)
 index CREATE UNIQUE INDEX patients_clinic_id_id_key ON public.patients USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX patients_pkey ON public.patients USING btree (id)
 index CREATE UNIQUE INDEX payments_clinic_id_id_key ON public.payments USING btree (clinic_id, id)
@@ -268,7 +345,7 @@ index CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)
 index CREATE UNIQUE INDEX webhook_events_pkey ON public.webhook_events USING btree (id)
 index CREATE UNIQUE INDEX webhook_events_webhook_id_event_id_key ON public.webhook_events USING btree (webhook_id, event_id)
 
--- policies (41)
+-- policies (47)
 policy audit.audit_log.audit_writer_insert PERMISSIVE for INSERT to public with check (true)
 policy audit.audit_log.clinic_admin_select PERMISSIVE for SELECT to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text)))
 policy audit.audit_log.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
@@ -289,9 +366,15 @@ policy public.clinics.clinic_admin_update PERMISSIVE for UPDATE to carebook_app 
 policy public.clinics.clinic_member_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using ((id = app_clinic_id()))
 policy public.clinics.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.clinics.service_select PERMISSIVE for SELECT to carebook_worker using (true)
+policy public.inbound_messages.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() IS DISTINCT FROM 'patient'::text)))
+policy public.inbound_messages.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.inbound_messages.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 policy public.integrations.clinic_admin_select PERMISSIVE for SELECT to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text)))
 policy public.integrations.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.integrations.service_select PERMISSIVE for SELECT to carebook_worker using (true)
+policy public.notifications.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() IS DISTINCT FROM 'patient'::text)))
+policy public.notifications.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.notifications.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 policy public.patients.clinic_staff_insert PERMISSIVE for INSERT to carebook_app with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
 policy public.patients.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() IS DISTINCT FROM 'patient'::text)))
 policy public.patients.clinic_staff_update PERMISSIVE for UPDATE to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check ((clinic_id = app_clinic_id()))
@@ -311,7 +394,7 @@ policy public.users.service_select PERMISSIVE for SELECT to carebook_worker usin
 policy public.webhook_events.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.webhook_events.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 
--- grants (236)
+-- grants (274)
 grant DELETE on public.booking_requests to carebook_worker
 grant EXECUTE on function audit.current_actor() to PUBLIC
 grant EXECUTE on function audit.record(p_action text, p_clinic_id uuid, p_table_name text, p_row_id uuid, p_details jsonb, p_reason text) to carebook_admin
@@ -322,6 +405,9 @@ grant EXECUTE on function public.app_clinic_id() to PUBLIC
 grant EXECUTE on function public.app_patient_id() to PUBLIC
 grant EXECUTE on function public.app_role() to PUBLIC
 grant EXECUTE on function public.app_user_id() to PUBLIC
+grant EXECUTE on function public.apply_message_status(p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.apply_payment_event(p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text) to carebook_worker
+grant EXECUTE on function public.apply_video_event(p_room text, p_kind text, p_at timestamp with time zone) to carebook_worker
 grant EXECUTE on function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb) to carebook_app
 grant EXECUTE on function public.booking_response_body(p_appointment_id uuid) to carebook_admin
 grant EXECUTE on function public.booking_response_body(p_appointment_id uuid) to carebook_app
@@ -330,12 +416,22 @@ grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_can
 grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) to carebook_app
 grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) to carebook_worker
 grant EXECUTE on function public.claim_booking_request(p_operation text, p_client_id text, p_idempotency_key text, p_request jsonb) to carebook_app
+grant EXECUTE on function public.claim_webhook_events(p_worker text, p_limit integer, p_lease_seconds integer) to carebook_worker
+grant EXECUTE on function public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[]) to carebook_worker
 grant EXECUTE on function public.expire_unpaid_holds(p_limit integer) to carebook_worker
+grant EXECUTE on function public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
+grant EXECUTE on function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text) to carebook_worker
 grant EXECUTE on function public.purge_expired_booking_requests(p_limit integer) to carebook_worker
+grant EXECUTE on function public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.release_webhook_events(p_worker text, p_ids uuid[]) to carebook_worker
+grant EXECUTE on function public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jsonb) to carebook_admin
 grant EXECUTE on function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) to carebook_app
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_admin
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_app
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.webhook_queue_stats() to carebook_admin
+grant EXECUTE on function public.webhook_queue_stats() to carebook_worker
+grant INSERT (account_ref) on public.integrations to carebook_admin
 grant INSERT (amount_cents) on public.payments to carebook_admin
 grant INSERT (amount_cents) on public.payments to carebook_app
 grant INSERT (appointment_id) on public.booking_requests to carebook_app
@@ -390,6 +486,7 @@ grant INSERT (id) on public.payments to carebook_app
 grant INSERT (id) on public.users to carebook_admin
 grant INSERT (id) on public.users to carebook_app
 grant INSERT (idempotency_key) on public.booking_requests to carebook_app
+grant INSERT (is_active) on public.integrations to carebook_admin
 grant INSERT (name) on public.clinics to carebook_admin
 grant INSERT (name) on public.integrations to carebook_admin
 grant INSERT (notes) on public.appointments to carebook_admin
@@ -415,6 +512,7 @@ grant INSERT (role) on public.users to carebook_admin
 grant INSERT (role) on public.users to carebook_app
 grant INSERT (schedule_id) on public.appointment_slots to carebook_admin
 grant INSERT (schedule_id) on public.appointment_slots to carebook_app
+grant INSERT (secret_ref) on public.integrations to carebook_admin
 grant INSERT (slot_id) on public.appointments to carebook_admin
 grant INSERT (slot_id) on public.appointments to carebook_app
 grant INSERT (slug) on public.clinics to carebook_admin
@@ -433,6 +531,8 @@ grant INSERT (visit_type) on public.appointment_slots to carebook_admin
 grant INSERT (visit_type) on public.appointment_slots to carebook_app
 grant INSERT (visit_type) on public.appointments to carebook_admin
 grant INSERT (visit_type) on public.appointments to carebook_app
+grant INSERT on public.inbound_messages to carebook_worker
+grant INSERT on public.notifications to carebook_worker
 grant INSERT on public.webhook_events to carebook_worker
 grant SELECT on audit.audit_log to carebook_admin
 grant SELECT on audit.audit_log to carebook_app
@@ -451,9 +551,17 @@ grant SELECT on public.clinics to carebook_admin
 grant SELECT on public.clinics to carebook_app
 grant SELECT on public.clinics to carebook_readonly
 grant SELECT on public.clinics to carebook_worker
+grant SELECT on public.inbound_messages to carebook_admin
+grant SELECT on public.inbound_messages to carebook_app
+grant SELECT on public.inbound_messages to carebook_readonly
+grant SELECT on public.inbound_messages to carebook_worker
 grant SELECT on public.integrations to carebook_admin
 grant SELECT on public.integrations to carebook_app
 grant SELECT on public.integrations to carebook_worker
+grant SELECT on public.notifications to carebook_admin
+grant SELECT on public.notifications to carebook_app
+grant SELECT on public.notifications to carebook_readonly
+grant SELECT on public.notifications to carebook_worker
 grant SELECT on public.patients to carebook_admin
 grant SELECT on public.patients to carebook_app
 grant SELECT on public.patients to carebook_readonly
@@ -468,10 +576,12 @@ grant SELECT on public.users to carebook_readonly
 grant SELECT on public.users to carebook_worker
 grant SELECT on public.webhook_events to carebook_admin
 grant SELECT on public.webhook_events to carebook_worker
+grant UPDATE (account_ref) on public.integrations to carebook_admin
 grant UPDATE (appointment_id) on public.appointment_slots to carebook_admin
 grant UPDATE (appointment_id) on public.appointment_slots to carebook_app
 grant UPDATE (appointment_id) on public.appointment_slots to carebook_worker
 grant UPDATE (appointment_id) on public.booking_requests to carebook_app
+grant UPDATE (appointment_id) on public.inbound_messages to carebook_worker
 grant UPDATE (attempts) on public.webhook_events to carebook_admin
 grant UPDATE (cancellation_reason) on public.appointments to carebook_admin
 grant UPDATE (cancellation_reason) on public.appointments to carebook_app
@@ -490,6 +600,7 @@ grant UPDATE (ends_at) on public.appointments to carebook_admin
 grant UPDATE (ends_at) on public.appointments to carebook_app
 grant UPDATE (ends_at) on public.appointments to carebook_worker
 grant UPDATE (error) on public.webhook_events to carebook_admin
+grant UPDATE (error_code) on public.notifications to carebook_worker
 grant UPDATE (failure_reason) on public.payments to carebook_admin
 grant UPDATE (failure_reason) on public.payments to carebook_app
 grant UPDATE (failure_reason) on public.payments to carebook_worker
@@ -500,13 +611,18 @@ grant UPDATE (full_name) on public.users to carebook_app
 grant UPDATE (hold_expires_at) on public.appointments to carebook_admin
 grant UPDATE (hold_expires_at) on public.appointments to carebook_app
 grant UPDATE (hold_expires_at) on public.appointments to carebook_worker
+grant UPDATE (is_active) on public.integrations to carebook_admin
 grant UPDATE (is_available) on public.appointment_slots to carebook_admin
 grant UPDATE (is_available) on public.appointment_slots to carebook_app
 grant UPDATE (is_available) on public.appointment_slots to carebook_worker
 grant UPDATE (last_attempt_at) on public.webhook_events to carebook_admin
+grant UPDATE (locked_by) on public.webhook_events to carebook_admin
+grant UPDATE (locked_until) on public.webhook_events to carebook_admin
 grant UPDATE (name) on public.clinics to carebook_admin
 grant UPDATE (name) on public.clinics to carebook_app
 grant UPDATE (name) on public.integrations to carebook_admin
+grant UPDATE (next_attempt_at) on public.webhook_events to carebook_admin
+grant UPDATE (outcome) on public.inbound_messages to carebook_worker
 grant UPDATE (patient_confirmed_at) on public.appointments to carebook_admin
 grant UPDATE (patient_confirmed_at) on public.appointments to carebook_app
 grant UPDATE (patient_confirmed_at) on public.appointments to carebook_worker
@@ -516,10 +632,12 @@ grant UPDATE (phone) on public.users to carebook_admin
 grant UPDATE (phone) on public.users to carebook_app
 grant UPDATE (processed_at) on public.webhook_events to carebook_admin
 grant UPDATE (provider_payment_id) on public.payments to carebook_worker
+grant UPDATE (replay_count) on public.webhook_events to carebook_admin
 grant UPDATE (response_body) on public.booking_requests to carebook_app
 grant UPDATE (response_status) on public.booking_requests to carebook_app
 grant UPDATE (role) on public.users to carebook_admin
 grant UPDATE (role) on public.users to carebook_app
+grant UPDATE (secret_ref) on public.integrations to carebook_admin
 grant UPDATE (slot_id) on public.appointments to carebook_admin
 grant UPDATE (slot_id) on public.appointments to carebook_app
 grant UPDATE (slot_id) on public.appointments to carebook_worker
@@ -532,10 +650,13 @@ grant UPDATE (status) on public.appointment_slots to carebook_app
 grant UPDATE (status) on public.appointments to carebook_admin
 grant UPDATE (status) on public.appointments to carebook_app
 grant UPDATE (status) on public.appointments to carebook_worker
+grant UPDATE (status) on public.notifications to carebook_worker
 grant UPDATE (status) on public.payments to carebook_admin
 grant UPDATE (status) on public.payments to carebook_app
 grant UPDATE (status) on public.payments to carebook_worker
 grant UPDATE (status) on public.webhook_events to carebook_admin
+grant UPDATE (status_history) on public.notifications to carebook_worker
+grant UPDATE (status_rank) on public.notifications to carebook_worker
 grant UPDATE (timezone) on public.clinics to carebook_admin
 grant UPDATE (timezone) on public.clinics to carebook_app
 grant UPDATE (video_ended_at) on public.appointments to carebook_admin
@@ -549,12 +670,13 @@ grant USAGE on schema audit to carebook_admin
 grant USAGE on schema audit to carebook_app
 grant USAGE on schema audit to carebook_worker
 
--- triggers (15)
+-- triggers (16)
 trigger CREATE TRIGGER _100_record_checksum AFTER INSERT OR DELETE ON carebook_migrations.pgmigrations FOR EACH ROW EXECUTE FUNCTION carebook_migrations.tg_pgmigrations__record_checksum()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.appointment_slots FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.appointments FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.clinics FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.integrations FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
+trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.notifications FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.patients FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.payments FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
@@ -566,7 +688,7 @@ trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.pat
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.payments FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change('full_name', 'email', 'phone')
 
--- functions (18)
+-- functions (29)
 function audit.current_actor() -- Who is acting: the explicit actor (CLI), the JWT subject (API), or the database login.
   CREATE OR REPLACE FUNCTION audit.current_actor()
    RETURNS text
@@ -677,6 +799,124 @@ function public.app_user_id() -- carebook.user_id of this transaction: the JWT s
    LANGUAGE sql
    STABLE
   AS $function$ SELECT nullif(current_setting('carebook.user_id', true), '') $function$
+function public.apply_message_status(p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone) -- Records a delivery callback: always in status_history, in status only when it moves forward (read is never overwritten by a late delivered).
+  CREATE OR REPLACE FUNCTION public.apply_message_status(p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone)
+   RETURNS text
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_status text := lower(p_status);
+    v_rank integer := CASE lower(p_status)
+      WHEN 'accepted' THEN 1 WHEN 'scheduled' THEN 1 WHEN 'queued' THEN 1 WHEN 'sending' THEN 2 WHEN 'sent' THEN 3
+      WHEN 'delivered' THEN 4 WHEN 'read' THEN 5 WHEN 'undelivered' THEN 5 WHEN 'failed' THEN 5 WHEN 'canceled' THEN 5
+      ELSE 0 END;
+  BEGIN
+    UPDATE notifications
+       SET status = CASE WHEN v_rank > status_rank THEN v_status ELSE status END,
+           status_rank = greatest(status_rank, v_rank),
+           error_code = CASE WHEN v_rank > status_rank THEN coalesce(p_error_code, error_code) ELSE error_code END,
+           status_history = status_history || jsonb_build_array(jsonb_build_object(
+             'status', v_status, 'at', to_api_time(p_at), 'event_id', p_event_id, 'error_code', p_error_code))
+     WHERE provider = p_provider AND provider_message_id = p_message_id
+       AND NOT status_history @> jsonb_build_array(jsonb_build_object('event_id', p_event_id));
+    IF FOUND THEN
+      RETURN 'status ' || v_status;
+    END IF;
+    IF EXISTS (SELECT 1 FROM notifications WHERE provider = p_provider AND provider_message_id = p_message_id) THEN
+      RETURN 'already recorded';
+    END IF;
+    RETURN 'ignored: no notification with this message id';
+  END
+  $function$
+function public.apply_payment_event(p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text) -- Stripe payment outcome for a Carebook payment (by id, else by PaymentIntent id). Success confirms a held appointment or, after expiry/cancellation, marks the payment refund_required.
+  CREATE OR REPLACE FUNCTION public.apply_payment_event(p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text DEFAULT NULL::text)
+   RETURNS text
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_appointment_id uuid;
+    v_appointment appointments%ROWTYPE;
+    v_payment payments%ROWTYPE;
+  BEGIN
+    IF p_kind NOT IN ('succeeded', 'failed', 'refunded') THEN
+      RAISE EXCEPTION 'unknown payment event kind %', p_kind USING errcode = '22023';
+    END IF;
+    SELECT appointment_id INTO v_appointment_id FROM payments
+     WHERE (p_payment_id IS NOT NULL AND id = p_payment_id)
+        OR (p_payment_id IS NULL AND provider_payment_id = p_provider_payment_id);
+    IF v_appointment_id IS NULL THEN
+      RAISE EXCEPTION 'no payment % / % yet', p_payment_id, p_provider_payment_id USING errcode = 'CB101';
+    END IF;
+    SELECT * INTO v_appointment FROM appointments WHERE id = v_appointment_id FOR UPDATE;
+    SELECT * INTO v_payment FROM payments
+     WHERE appointment_id = v_appointment_id
+       AND ((p_payment_id IS NOT NULL AND id = p_payment_id) OR (p_payment_id IS NULL AND provider_payment_id = p_provider_payment_id))
+     FOR UPDATE;
+    IF p_provider_payment_id IS NOT NULL AND v_payment.provider_payment_id IS NULL THEN
+      UPDATE payments SET provider_payment_id = p_provider_payment_id WHERE id = v_payment.id;
+    END IF;
+  
+    IF p_kind = 'succeeded' THEN
+      IF v_payment.status IN ('succeeded', 'refunded', 'refund_required') THEN
+        RETURN 'already settled: payment ' || v_payment.status;
+      END IF;
+      IF v_appointment.status IN ('pending_payment', 'confirmed') THEN
+        UPDATE payments SET status = 'succeeded', failure_reason = NULL WHERE id = v_payment.id;
+        UPDATE appointments SET status = 'confirmed' WHERE id = v_appointment.id AND status = 'pending_payment';
+        RETURN 'payment succeeded, appointment confirmed';
+      END IF;
+      -- The hold expired (or the appointment was cancelled) before the money arrived: it goes back.
+      UPDATE payments SET status = 'refund_required' WHERE id = v_payment.id;
+      PERFORM audit.record('payment.refund_required', v_payment.clinic_id, 'payments', v_payment.id,
+        jsonb_build_object('appointment_status', v_appointment.status));
+      RETURN 'refund_required: appointment is ' || v_appointment.status;
+    ELSIF p_kind = 'failed' THEN
+      IF v_payment.status <> 'pending' THEN
+        RETURN 'ignored: payment is ' || v_payment.status;
+      END IF;
+      UPDATE payments SET status = 'failed', failure_reason = left(p_failure_reason, 500) WHERE id = v_payment.id;
+      RETURN 'payment failed; the hold stays until it expires or a payment succeeds';
+    ELSE
+      IF v_payment.status = 'refunded' THEN
+        RETURN 'already refunded';
+      END IF;
+      UPDATE payments SET status = 'refunded' WHERE id = v_payment.id;
+      RETURN 'payment refunded';
+    END IF;
+  END
+  $function$
+function public.apply_video_event(p_room text, p_kind text, p_at timestamp with time zone) -- Daily meeting.started / meeting.ended for the appointment owning the room; ended completes a confirmed video appointment. Order-tolerant.
+  CREATE OR REPLACE FUNCTION public.apply_video_event(p_room text, p_kind text, p_at timestamp with time zone)
+   RETURNS text
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_appointment appointments%ROWTYPE;
+  BEGIN
+    SELECT * INTO v_appointment FROM appointments WHERE video_room_name = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+      RETURN 'ignored: no appointment uses this room';
+    END IF;
+    IF p_kind = 'started' THEN
+      UPDATE appointments SET video_started_at = least(coalesce(video_started_at, p_at), p_at) WHERE id = v_appointment.id;
+      RETURN 'video session started';
+    ELSIF p_kind = 'ended' THEN
+      UPDATE appointments SET video_ended_at = greatest(coalesce(video_ended_at, p_at), p_at) WHERE id = v_appointment.id;
+      IF v_appointment.status = 'confirmed' AND v_appointment.visit_type = 'video' THEN
+        UPDATE appointments SET status = 'completed' WHERE id = v_appointment.id;
+        -- The slot points only at active appointments (00011's invariant); it lies in the past.
+        UPDATE appointment_slots SET is_available = (status = 'open'), appointment_id = NULL
+         WHERE id = v_appointment.slot_id AND appointment_id = v_appointment.id;
+        RETURN 'video session ended, appointment completed';
+      END IF;
+      RETURN 'video session ended';
+    END IF;
+    RAISE EXCEPTION 'unknown video event kind %', p_kind USING errcode = '22023';
+  END
+  $function$
 function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb) -- Books a slot in one transaction: idempotency key, slot lock, appointment (pending_payment when priced), pending payment, slot flag, stored response, audit row.
   CREATE OR REPLACE FUNCTION public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb DEFAULT '{}'::jsonb)
    RETURNS TABLE(response_status integer, response_body jsonb, replayed boolean)
@@ -827,6 +1067,43 @@ function public.claim_booking_request(p_operation text, p_client_id text, p_idem
     RETURN QUERY SELECT NULL::uuid, v_stored.response_status, v_stored.response_body;
   END
   $function$
+function public.claim_webhook_events(p_worker text, p_limit integer, p_lease_seconds integer) -- Leases up to p_limit ready events (new, due for retry, or with an expired lease) to p_worker. SKIP LOCKED: workers never wait on each other.
+  CREATE OR REPLACE FUNCTION public.claim_webhook_events(p_worker text, p_limit integer, p_lease_seconds integer)
+   RETURNS TABLE(id uuid, webhook_id uuid, provider text, event_type text, event_id text, payload jsonb, attempts integer)
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    WITH claimable AS (
+      SELECT e.id FROM webhook_events e
+       WHERE e.status IN ('pending', 'failed', 'processing') AND e.next_attempt_at <= now()
+       ORDER BY e.next_attempt_at
+       LIMIT p_limit
+       FOR UPDATE SKIP LOCKED
+    )
+    UPDATE webhook_events e
+       SET status = 'processing', locked_by = p_worker, locked_until = now() + make_interval(secs => p_lease_seconds),
+           next_attempt_at = now() + make_interval(secs => p_lease_seconds),
+           attempts = e.attempts + 1, last_attempt_at = now()
+      FROM claimable c
+     WHERE e.id = c.id
+    RETURNING e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+  $function$
+function public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[]) -- Marks events success — in the transaction that applied their effects — if p_worker still holds their lease. Returns how many it marked.
+  CREATE OR REPLACE FUNCTION public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[])
+   RETURNS integer
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    WITH settled AS (
+      UPDATE webhook_events e
+         SET status = 'success', processed_at = now(), processed_by = p_worker, note = n.note, error = NULL,
+             locked_by = NULL, locked_until = NULL
+        FROM unnest(p_ids, p_notes) AS n(id, note)
+       WHERE e.id = n.id AND e.status = 'processing' AND e.locked_by = p_worker
+      RETURNING 1
+    )
+    SELECT count(*)::integer FROM settled
+  $function$
 function public.expire_unpaid_holds(p_limit integer) -- Expires pending_payment appointments whose hold has lapsed and frees their slots. A payment that succeeds later becomes refund_required.
   CREATE OR REPLACE FUNCTION public.expire_unpaid_holds(p_limit integer DEFAULT 1000)
    RETURNS integer
@@ -854,6 +1131,46 @@ function public.expire_unpaid_holds(p_limit integer) -- Expires pending_payment 
     RETURN v_count;
   END
   $function$
+function public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) -- Settles a failed attempt: failed with a backoff, or dead_letter past p_max_attempts or when p_permanent.
+  CREATE OR REPLACE FUNCTION public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean DEFAULT false, p_base_seconds double precision DEFAULT 5, p_cap_seconds double precision DEFAULT 3600, p_jitter double precision DEFAULT random())
+   RETURNS text
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- Exponential backoff with full jitter: wait a uniform share (p_jitter ∈ [0,1]) of
+    -- min(cap, base · 2^(attempts−1)). Past the attempt budget, or for a permanent error: dead letter.
+    UPDATE webhook_events
+       SET status = CASE WHEN p_permanent OR attempts >= p_max_attempts THEN 'dead_letter' ELSE 'failed' END,
+           error = left(p_error, 2000),
+           next_attempt_at = now() + make_interval(secs =>
+             greatest(0, least(1, p_jitter)) * least(p_cap_seconds, p_base_seconds * power(2, greatest(attempts - 1, 0)))),
+           locked_by = NULL, locked_until = NULL
+     WHERE id = p_id AND status = 'processing' AND locked_by = p_worker
+    RETURNING status
+  $function$
+function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text) -- Stores verified events once each (duplicates by (webhook_id, event_id) are skipped) and wakes the workers.
+  CREATE OR REPLACE FUNCTION public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text)
+   RETURNS TABLE(inserted integer, duplicates integer)
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_inserted integer;
+    v_total integer := jsonb_array_length(p_events);
+  BEGIN
+    INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, idempotency_key, signature,
+                                raw_body, signed_headers, request_url)
+    SELECT p_webhook_id, p_provider, e.event_id, e.event_type, e.payload, e.idempotency_key, p_signature,
+           p_raw_body, p_signed_headers, p_request_url
+      FROM jsonb_to_recordset(p_events) AS e(event_id text, event_type text, payload jsonb, idempotency_key text)
+    ON CONFLICT (webhook_id, event_id) DO NOTHING;
+    GET DIAGNOSTICS v_inserted = ROW_COUNT;
+    IF v_inserted > 0 THEN
+      PERFORM pg_notify('carebook_webhook_events', p_provider); -- delivered when this commits
+    END IF;
+    RETURN QUERY SELECT v_inserted, v_total - v_inserted;
+  END
+  $function$
 function public.purge_expired_booking_requests(p_limit integer) -- Deletes idempotency records past their retention (24 hours), oldest first.
   CREATE OR REPLACE FUNCTION public.purge_expired_booking_requests(p_limit integer DEFAULT 10000)
    RETURNS integer
@@ -866,6 +1183,101 @@ function public.purge_expired_booking_requests(p_limit integer) -- Deletes idemp
       RETURNING 1
     )
     SELECT count(*)::integer FROM gone
+  $function$
+function public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) -- Stores a patient's message once and acts on it: C/CANCEL cancels the next upcoming appointment, Y/YES/CONFIRM records the confirmation, anything else waits for staff.
+  CREATE OR REPLACE FUNCTION public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone)
+   RETURNS text
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_phone text := '+' || regexp_replace(p_from, '[^0-9]', '', 'g');
+    v_command text := upper(btrim(coalesce(p_body, '')));
+    v_intent text;
+    v_id uuid;
+    v_patient record;
+    v_appointment record;
+    v_outcome text;
+  BEGIN
+    v_intent := CASE WHEN v_command IN ('C', 'CANCEL') THEN 'cancel'
+                     WHEN v_command IN ('Y', 'YES', 'CONFIRM') THEN 'confirm' ELSE 'other' END;
+    -- The sender's next upcoming active appointment, over every patient record with that number.
+    SELECT a.id, a.clinic_id, a.patient_id INTO v_appointment
+      FROM appointments a JOIN patients p ON p.id = a.patient_id
+     WHERE p.phone = v_phone AND a.status IN ('pending_payment', 'confirmed') AND a.starts_at > now()
+     ORDER BY a.starts_at LIMIT 1;
+    SELECT p.id, p.clinic_id INTO v_patient FROM patients p
+     WHERE p.phone = v_phone ORDER BY (p.id = v_appointment.patient_id) DESC NULLS LAST, p.created_at LIMIT 1;
+  
+    -- Claim the message first: a redelivery (or a twin worker) stops here.
+    INSERT INTO inbound_messages (clinic_id, patient_id, appointment_id, channel, provider, provider_message_id,
+                                  from_address, body, intent, outcome, received_at)
+    VALUES (v_patient.clinic_id, v_patient.id, v_appointment.id, p_channel, p_provider, p_message_id, v_phone,
+            left(coalesce(p_body, ''), 5000), v_intent, 'pending', p_at)
+    ON CONFLICT (provider, provider_message_id) DO NOTHING
+    RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+      RETURN 'already recorded';
+    END IF;
+  
+    v_outcome := CASE
+      WHEN v_patient.id IS NULL THEN 'unknown_sender'
+      WHEN v_intent = 'other' THEN 'stored_for_staff'
+      WHEN v_appointment.id IS NULL THEN 'no_upcoming_appointment'
+      WHEN v_intent = 'cancel' THEN 'cancelled'
+      ELSE 'confirmed' END;
+    IF v_outcome = 'cancelled' THEN
+      PERFORM cancel_appointment(v_appointment.id, 'patient-reply:' || p_message_id, 'cancelled by the patient''s reply');
+    ELSIF v_outcome = 'confirmed' THEN
+      UPDATE appointments SET patient_confirmed_at = coalesce(patient_confirmed_at, p_at) WHERE id = v_appointment.id;
+    END IF;
+    UPDATE inbound_messages SET outcome = v_outcome WHERE id = v_id;
+    RETURN v_outcome;
+  END
+  $function$
+function public.release_webhook_events(p_worker text, p_ids uuid[]) -- Returns unhandled leased events to the queue (graceful shutdown).
+  CREATE OR REPLACE FUNCTION public.release_webhook_events(p_worker text, p_ids uuid[])
+   RETURNS integer
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- Gives back leased events that were never handled (worker shutting down): the claim's attempt
+    -- is taken back, and they are due again at once.
+    WITH released AS (
+      UPDATE webhook_events
+         SET status = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'failed' END, attempts = greatest(attempts - 1, 0),
+             next_attempt_at = now(), locked_by = NULL, locked_until = NULL
+       WHERE id = ANY (p_ids) AND status = 'processing' AND locked_by = p_worker
+      RETURNING 1
+    )
+    SELECT count(*)::integer FROM released
+  $function$
+function public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jsonb) -- Moves dead-letter (or failed) events back to pending with a fresh attempt budget, keeping their event_id; audited with actor and reason.
+  CREATE OR REPLACE FUNCTION public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jsonb DEFAULT '{}'::jsonb)
+   RETURNS integer
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_count integer;
+  BEGIN
+    IF p_reason IS NULL OR length(btrim(p_reason)) < 3 THEN
+      RAISE EXCEPTION 'a replay needs a reason' USING errcode = '22023';
+    END IF;
+    -- Only dead letters and failed events go back; an event that succeeded is never run again.
+    UPDATE webhook_events
+       SET status = 'pending', attempts = 0, next_attempt_at = now(), error = NULL, locked_by = NULL,
+           locked_until = NULL, replay_count = replay_count + 1
+     WHERE id = ANY (p_ids) AND status IN ('dead_letter', 'failed');
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM audit.record('webhook.replay', NULL, 'webhook_events', NULL,
+      jsonb_build_object('requested', coalesce(array_length(p_ids, 1), 0), 'replayed', v_count, 'filters', p_filters,
+                         'ids', to_jsonb(p_ids[1:100])), p_reason);
+    IF v_count > 0 THEN
+      PERFORM pg_notify('carebook_webhook_events', 'replay');
+    END IF;
+    RETURN v_count;
+  END
   $function$
 function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) -- Moves an active appointment to another free slot of the same price, atomically, locking both slots in id order.
   CREATE OR REPLACE FUNCTION public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text)
@@ -1019,3 +1431,16 @@ function public.to_api_time(p_time timestamp with time zone) -- ISO 8601 in UTC 
    STABLE
    SET search_path TO 'pg_catalog'
   AS $function$ SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $function$
+function public.webhook_queue_stats() -- Unsettled events by provider and status, with the age of the oldest, for metrics and the dashboard.
+  CREATE OR REPLACE FUNCTION public.webhook_queue_stats()
+   RETURNS TABLE(provider text, status text, events bigint, oldest_seconds double precision)
+   LANGUAGE sql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    SELECT provider, status, count(*),
+           extract(epoch FROM now() - min(received_at) FILTER (WHERE status IN ('pending', 'failed', 'processing')))::double precision
+      FROM webhook_events
+     WHERE status <> 'success'
+     GROUP BY provider, status
+  $function$

@@ -16,6 +16,14 @@ const COMMANDS: Record<
     summary: 'migrate up|down [--to N]|status|verify|manifest',
     load: () => import('./cli/migrate.js'),
   },
+  worker: {
+    summary: 'the webhook worker and hold sweeper (--drain: handle what is due, then exit)',
+    load: () => import('./cli/worker.js'),
+  },
+  replay: {
+    summary: 'replay dead-letter webhook events (--reason required; audited)',
+    load: () => import('./cli/replay.js'),
+  },
   token: {
     summary: 'print a development bearer token (--role, --clinic-id, --patient-id)',
     load: () => import('./cli/token.js'),

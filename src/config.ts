@@ -60,6 +60,69 @@ export const ENV_VARS: readonly EnvVar[] = [
     description: 'How long an unpaid booking holds its slot before the sweeper expires it.',
   },
   {
+    name: 'STRIPE_WEBHOOK_SECRET',
+    default: '(unset: 503)',
+    description:
+      'Stripe endpoint signing secret(s) `whsec_…`, comma-separated during a rotation. `STRIPE_WEBHOOK_SECRET_<NAME>` for further accounts (integrations.secret_ref).',
+  },
+  {
+    name: 'TWILIO_AUTH_TOKEN',
+    default: '(unset: 503)',
+    description:
+      'Twilio Auth Token(s) that sign its webhooks; comma-separated during a rotation; `_<NAME>` suffix for further accounts.',
+  },
+  {
+    name: 'WHATSAPP_APP_SECRET',
+    default: '(unset: 503)',
+    description:
+      'Meta App Secret(s) for `X-Hub-Signature-256`; comma-separated during a rotation; `_<NAME>` suffix for further accounts.',
+  },
+  {
+    name: 'WHATSAPP_VERIFY_TOKEN',
+    default: '(unset: 403)',
+    description:
+      'Token Meta sends in the subscription handshake (`GET /webhooks/whatsapp`); `_<NAME>` suffix matches `WHATSAPP_APP_SECRET_<NAME>`.',
+  },
+  {
+    name: 'DAILY_WEBHOOK_SECRET',
+    default: '(unset: 503)',
+    description:
+      'Daily webhook `hmac` secret(s) (base64); comma-separated during a rotation; `_<NAME>` suffix for further accounts.',
+  },
+  {
+    name: 'CAREBOOK_PUBLIC_URL',
+    default: '(unset: from the Host header)',
+    description:
+      'Public base URL providers call, e.g. https://api.clinic.example (Twilio signs the full URL).',
+  },
+  {
+    name: 'CAREBOOK_WORKER_CONCURRENCY',
+    default: '2',
+    description: 'Batches one worker process handles at the same time.',
+  },
+  {
+    name: 'CAREBOOK_WORKER_BATCH_SIZE',
+    default: '50',
+    description: 'Events claimed (and committed) together.',
+  },
+  {
+    name: 'CAREBOOK_WORKER_LEASE_SECONDS',
+    default: '60',
+    description:
+      "How long a claimed event is reserved; after it, a killed worker's events are claimed again.",
+  },
+  {
+    name: 'CAREBOOK_WEBHOOK_MAX_ATTEMPTS',
+    default: '8',
+    description:
+      'Attempts before an event becomes a dead letter (backoff 5 s · 2^n with full jitter, capped at 1 h).',
+  },
+  {
+    name: 'CAREBOOK_WORKER_METRICS_PORT',
+    default: '9464',
+    description: '`carebook worker` serves /metrics and /healthz here (0 picks a free port).',
+  },
+  {
     name: 'LOG_LEVEL',
     default: 'info',
     description: 'pino level: fatal, error, warn, info, debug, trace or silent.',
@@ -78,7 +141,32 @@ export interface Config {
   jwtAudience: string | null;
   holdMinutes: number;
   logLevel: LogLevel;
+  webhooks: WebhookConfig;
+  worker: WorkerConfig;
 }
+
+export interface WebhookConfig {
+  /** Environment-variable name (integrations.secret_ref) → its secrets, several during a rotation. */
+  secrets: Readonly<Record<string, readonly string[]>>;
+  publicUrl: string | null;
+}
+
+export interface WorkerConfig {
+  concurrency: number;
+  batchSize: number;
+  leaseSeconds: number;
+  maxAttempts: number;
+  metricsPort: number;
+}
+
+/** Names of provider secret variables; `<NAME>_<SUFFIX>` variants hold further accounts' secrets. */
+export const SECRET_VARIABLES = [
+  'STRIPE_WEBHOOK_SECRET',
+  'TWILIO_AUTH_TOKEN',
+  'WHATSAPP_APP_SECRET',
+  'WHATSAPP_VERIFY_TOKEN',
+  'DAILY_WEBHOOK_SECRET',
+] as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -130,6 +218,32 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     );
   }
 
+  const secrets: Record<string, string[]> = {};
+  const base = {
+    STRIPE_WEBHOOK_SECRET: read('STRIPE_WEBHOOK_SECRET'),
+    TWILIO_AUTH_TOKEN: read('TWILIO_AUTH_TOKEN'),
+    WHATSAPP_APP_SECRET: read('WHATSAPP_APP_SECRET'),
+    WHATSAPP_VERIFY_TOKEN: read('WHATSAPP_VERIFY_TOKEN'),
+    DAILY_WEBHOOK_SECRET: read('DAILY_WEBHOOK_SECRET'),
+  };
+  const suffixed = Object.keys(env).filter((name) =>
+    SECRET_VARIABLES.some((prefix) => new RegExp(`^${prefix}(_[A-Z0-9]+)+$`).test(name)),
+  );
+  for (const [name, value] of [
+    ...Object.entries(base),
+    ...suffixed.map((name) => [name, env[name]?.trim()] as const),
+  ]) {
+    const list = (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+    if (list.length > 0) secrets[name] = list;
+  }
+  const publicUrl = read('CAREBOOK_PUBLIC_URL') ?? null;
+  if (publicUrl !== null && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(publicUrl)) {
+    problems.push('CAREBOOK_PUBLIC_URL must be the public base URL, e.g. https://api.clinic.example');
+  }
+
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
@@ -146,6 +260,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     jwtIssuer: read('CAREBOOK_JWT_ISSUER') ?? null,
     jwtAudience: read('CAREBOOK_JWT_AUDIENCE') ?? null,
     holdMinutes: integer('CAREBOOK_HOLD_MINUTES', 15, 1, 24 * 60),
+    webhooks: { secrets, publicUrl: publicUrl?.replace(/\/+$/, '') ?? null },
+    worker: {
+      concurrency: integer('CAREBOOK_WORKER_CONCURRENCY', 2, 1, 32),
+      batchSize: integer('CAREBOOK_WORKER_BATCH_SIZE', 50, 1, 500),
+      leaseSeconds: integer('CAREBOOK_WORKER_LEASE_SECONDS', 60, 5, 3600),
+      maxAttempts: integer('CAREBOOK_WEBHOOK_MAX_ATTEMPTS', 8, 1, 50),
+      metricsPort: integer('CAREBOOK_WORKER_METRICS_PORT', 9464, 0, 65535),
+    },
     logLevel: logLevel as LogLevel,
   };
   if (problems.length > 0) throw new ConfigError(problems);

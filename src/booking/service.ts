@@ -2,7 +2,7 @@
 // one round trip: the tenant context and the procedure call travel together (contextSelect).
 // Reads go through withTenant, so row-level security decides what a caller may see.
 import type { Pool } from '../db/pool.js';
-import { contextSelect, type TenantContext, withTenant } from '../db/tenant.js';
+import { callInContext, type TenantContext, withTenant } from '../db/tenant.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AppointmentQuery, BookingResult } from './schemas.js';
 
@@ -44,12 +44,11 @@ type ProcedureRow = { response_status: number; response_body: BookingResult; rep
 async function callStoredResponse(
   deps: BookingDeps,
   context: TenantContext,
-  call: (first: number) => string,
+  call: string,
   args: unknown[],
 ): Promise<StoredResponse> {
-  const ctx = contextSelect(context, 1, { 'carebook.hold_minutes': String(deps.holdMinutes) });
-  const sql = `SELECT r.response_status, r.response_body, r.replayed FROM ${ctx.sql} CROSS JOIN LATERAL ${call(ctx.values.length + 1)} AS r`;
-  const result = await retryTransient(() => deps.pool.query<ProcedureRow>(sql, [...ctx.values, ...args]));
+  const statement = callInContext(context, call, args, { 'carebook.hold_minutes': String(deps.holdMinutes) });
+  const result = await retryTransient(() => deps.pool.query<ProcedureRow>(statement.text, statement.values));
   const row = result.rows[0];
   if (!row) throw new Error('the booking procedure returned no row');
   return { status: row.response_status, body: row.response_body, replayed: row.replayed };
@@ -67,7 +66,7 @@ export async function bookAppointment(
     const response = await callStoredResponse(
       deps,
       context,
-      (n) => `book_appointment($${n}, $${n + 1}, ctx.user_id, $${n + 2}, $${n + 3})`,
+      'book_appointment($1, $2, ctx.user_id, $3, $4)',
       [
         input.slotId,
         input.patientId,
@@ -92,12 +91,11 @@ export function rescheduleAppointment(
   context: TenantContext,
   input: { appointmentId: string; newSlotId: string; idempotencyKey: string },
 ): Promise<StoredResponse> {
-  return callStoredResponse(
-    deps,
-    context,
-    (n) => `reschedule_appointment($${n}, $${n + 1}, ctx.user_id, $${n + 2})`,
-    [input.appointmentId, input.newSlotId, input.idempotencyKey],
-  );
+  return callStoredResponse(deps, context, 'reschedule_appointment($1, $2, ctx.user_id, $3)', [
+    input.appointmentId,
+    input.newSlotId,
+    input.idempotencyKey,
+  ]);
 }
 
 export async function cancelAppointment(
@@ -105,11 +103,12 @@ export async function cancelAppointment(
   context: TenantContext,
   input: { appointmentId: string; reason?: string },
 ): Promise<BookingResult> {
-  const ctx = contextSelect(context);
-  const n = ctx.values.length + 1;
-  const sql = `SELECT r.body FROM ${ctx.sql} CROSS JOIN LATERAL cancel_appointment($${n}, ctx.user_id, $${n + 1}) AS r(body)`;
+  const statement = callInContext(context, 'cancel_appointment($1, ctx.user_id, $2) AS body', [
+    input.appointmentId,
+    input.reason ?? null,
+  ]);
   const result = await retryTransient(() =>
-    deps.pool.query<{ body: BookingResult }>(sql, [...ctx.values, input.appointmentId, input.reason ?? null]),
+    deps.pool.query<{ body: BookingResult }>(statement.text, statement.values),
   );
   return result.rows[0]?.body as BookingResult;
 }

@@ -11,6 +11,8 @@ import { signToken } from '../http/auth.js';
 import { listen } from '../http/server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { queueStats } from '../webhooks/queue.js';
+import { WebhookWorker } from '../webhooks/worker.js';
 import { waitForShutdown } from './lifecycle.js';
 import { withDevSecret } from './secrets.js';
 
@@ -24,7 +26,7 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const logger = createLogger(config.logLevel);
   const database = await openDatabase(config, (line) => logger.debug({ source: 'postgres' }, line));
-  return serveUntilSignalled({ config, logger, database, sweeper: false, announce: () => {} });
+  return serveUntilSignalled({ config, logger, database, background: false, announce: () => {} });
 }
 
 export async function runDev(args: string[]): Promise<number> {
@@ -50,7 +52,7 @@ export async function runDev(args: string[]): Promise<number> {
     config,
     logger,
     database,
-    sweeper: true,
+    background: true,
     announce: async (url) => {
       const where = database.embedded
         ? `embedded PostgreSQL ${database.serverVersion} in ${config.dataDir}`
@@ -68,7 +70,8 @@ interface ServeOptions {
   config: Config;
   logger: Logger;
   database: DatabaseHandle;
-  sweeper: boolean;
+  /** The webhook worker and hold sweeper in this process too (development). */
+  background: boolean;
   announce: (url: string) => void | Promise<void>;
 }
 
@@ -76,18 +79,23 @@ async function serveUntilSignalled({
   config,
   logger,
   database,
-  sweeper,
+  background,
   announce,
 }: ServeOptions): Promise<number> {
   const pool = createPool(database.url, { max: config.dbPoolMax, logger, applicationName: 'carebook-api' });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ queueStats: () => queueStats(pool) });
   try {
     const app = await buildApp({ config, pool, logger, metrics });
     const server = await listen(app, config.host, config.port);
-    const sweep = sweeper ? startSweeper({ pool, metrics, logger }) : null;
+    const sweep = background ? startSweeper({ pool, metrics, logger }) : null;
+    const worker = background
+      ? new WebhookWorker({ pool, databaseUrl: database.url, logger, metrics, config: config.worker })
+      : null;
+    worker?.start();
     await announce(server.url);
     return await waitForShutdown(logger, async () => {
       await server.close();
+      await worker?.stop();
       await sweep?.stop();
       await pool.end();
       await database.close();

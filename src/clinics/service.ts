@@ -164,7 +164,7 @@ export async function listSlots(pool: Pool, context: TenantContext, clinicId: st
         WHERE clinic_id = $1 AND starts_at >= coalesce($2::timestamptz, now())
           AND ($3::timestamptz IS NULL OR starts_at < $3)
           AND ($4::uuid IS NULL OR practitioner_id = $4)
-          AND ($5::boolean IS NOT TRUE OR is_available)
+          AND ($5::boolean IS NOT TRUE OR (is_available AND starts_at > now()))
         ORDER BY starts_at, id
         LIMIT $6`,
       [

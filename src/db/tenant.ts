@@ -93,6 +93,26 @@ export function contextSelect(
 }
 
 /**
+ * One statement that enters the context and calls a set-returning or scalar function in it:
+ * `call` is a FROM item such as `book_appointment($1, $2, ctx.user_id, $3, $4) AS r`, numbering its
+ * own arguments from $1; the context's parameters follow them. The call sits in a LATERAL subquery
+ * that refers to ctx, so it can only run after the settings are made — in the statement's implicit
+ * transaction, in one round trip.
+ */
+export function callInContext(
+  context: TenantContext,
+  call: string,
+  args: readonly unknown[],
+  extra: Readonly<Record<string, string>> = {},
+): { text: string; values: unknown[] } {
+  const ctx = contextSelect(context, args.length + 1, extra);
+  return {
+    text: `SELECT r.* FROM ${ctx.sql} CROSS JOIN LATERAL (SELECT * FROM ${call} WHERE ctx.user_id IS NOT NULL OFFSET 0) AS r`,
+    values: [...args, ...ctx.values],
+  };
+}
+
+/**
  * Runs fn in one transaction as the context's role, with its settings (set_config(…, true) lasts
  * until the transaction ends). Commits when fn resolves, rolls back when it throws (and
  * rethrows). A connection whose rollback fails is discarded.

@@ -8,9 +8,13 @@ import { clinicRoutes } from '../clinics/routes.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { webhookAdminRoutes } from '../webhooks/admin-routes.js';
+import { queueStats } from '../webhooks/queue.js';
+import { webhookRoutes } from '../webhooks/routes.js';
 import { authenticate, createTokenVerifier, type TokenVerifier } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { healthRoutes } from './health.js';
+import { MAX_BODY_BYTES } from './limits.js';
 import { registerValidation } from './validation.js';
 
 export interface AppDependencies {
@@ -22,10 +26,8 @@ export interface AppDependencies {
   verifyToken?: TokenVerifier;
 }
 
-export const MAX_BODY_BYTES = 1024 * 1024;
-
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
-  const metrics = deps.metrics ?? createMetrics();
+  const metrics = deps.metrics ?? createMetrics({ queueStats: () => queueStats(deps.pool) });
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: MAX_BODY_BYTES,
@@ -68,6 +70,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     api.addHook('onRequest', authenticate(verifyToken));
     await api.register(appointmentRoutes, { pool: deps.pool, metrics, holdMinutes: deps.config.holdMinutes });
     await api.register(clinicRoutes, { pool: deps.pool });
+    await api.register(webhookAdminRoutes, { pool: deps.pool, webhooks: deps.config.webhooks });
   });
+  await app.register(webhookRoutes, { pool: deps.pool, metrics, webhooks: deps.config.webhooks });
   return app;
 }

@@ -2,31 +2,47 @@
 // names, phone numbers or anything else about a patient.
 import client from 'prom-client';
 
+export interface QueueStat {
+  provider: string;
+  status: string;
+  events: number;
+  oldestSeconds: number | null;
+}
+
 export interface Metrics {
   registry: client.Registry;
   bookingAttempts: client.Counter<'outcome'>;
   bookingConflicts: client.Counter;
   bookingDuration: client.Histogram<'outcome'>;
   holdsExpired: client.Counter;
+  webhookReceived: client.Counter<'provider' | 'outcome'>;
+  webhookProcessed: client.Counter<'provider' | 'outcome'>;
+}
+
+export interface MetricsOptions {
+  /** Reads the queue (webhook_queue_stats()) for the gauges, at scrape time. */
+  queueStats?: () => Promise<QueueStat[]>;
 }
 
 /** One registry per app instance (tests build several apps in one process). */
-export function createMetrics(): Metrics {
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'carebook_' });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Counter<L>({ name, help, labelNames, registers: [registry] });
+
+  if (options.queueStats) registerQueueGauges(registry, options.queueStats);
   return {
     registry,
-    bookingAttempts: new client.Counter({
-      name: 'booking_attempts_total',
-      help: 'Booking requests by outcome: created, replayed, or the error code.',
-      labelNames: ['outcome'],
-      registers: [registry],
-    }),
-    bookingConflicts: new client.Counter({
-      name: 'booking_conflicts_total',
-      help: 'Booking attempts refused because the slot was taken (409 slot_unavailable).',
-      registers: [registry],
-    }),
+    bookingAttempts: counter(
+      'booking_attempts_total',
+      'Booking requests by outcome: created, replayed, or the error code.',
+      ['outcome'],
+    ),
+    bookingConflicts: counter(
+      'booking_conflicts_total',
+      'Booking attempts refused because the slot was taken (409 slot_unavailable).',
+    ),
     bookingDuration: new client.Histogram({
       name: 'booking_duration_seconds',
       help: 'Time to settle a booking request in the database, by outcome.',
@@ -34,10 +50,66 @@ export function createMetrics(): Metrics {
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    holdsExpired: new client.Counter({
-      name: 'booking_holds_expired_total',
-      help: 'Unpaid holds expired by the sweeper (slot freed).',
-      registers: [registry],
-    }),
+    holdsExpired: counter('booking_holds_expired_total', 'Unpaid holds expired by the sweeper (slot freed).'),
+    webhookReceived: counter(
+      'webhook_received_total',
+      'Webhook requests by provider and outcome: accepted, duplicate, bad_signature, not_configured, malformed, test_ping.',
+      ['provider', 'outcome'],
+    ),
+    webhookProcessed: counter(
+      'webhook_processed_total',
+      'Webhook events settled by the worker, by provider and outcome: success, ignored, failed, dead_letter.',
+      ['provider', 'outcome'],
+    ),
   };
+}
+
+/** Gauges read from the database when scraped; one query serves all of them within a second. */
+function registerQueueGauges(registry: client.Registry, read: () => Promise<QueueStat[]>): void {
+  let cached: { at: number; stats: Promise<QueueStat[]> } | null = null;
+  const stats = () => {
+    if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), stats: read().catch(() => []) };
+    return cached.stats;
+  };
+  new client.Gauge({
+    name: 'webhook_dead_letters',
+    help: 'Events in the dead-letter state (replay with `carebook replay`).',
+    labelNames: ['provider'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const stat of await stats())
+        if (stat.status === 'dead_letter') this.set({ provider: stat.provider }, stat.events);
+    },
+  });
+  new client.Gauge({
+    name: 'webhook_queue_depth',
+    help: 'Events waiting to be handled (pending, failed awaiting retry, or processing).',
+    labelNames: ['provider'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const depth = new Map<string, number>();
+      for (const stat of await stats()) {
+        if (stat.status !== 'dead_letter')
+          depth.set(stat.provider, (depth.get(stat.provider) ?? 0) + stat.events);
+      }
+      for (const [provider, events] of depth) this.set({ provider }, events);
+    },
+  });
+  new client.Gauge({
+    name: 'webhook_oldest_pending_age_seconds',
+    help: 'Age of the oldest event not yet handled, by provider.',
+    labelNames: ['provider'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const oldest = new Map<string, number>();
+      for (const stat of await stats()) {
+        if (stat.oldestSeconds !== null)
+          oldest.set(stat.provider, Math.max(oldest.get(stat.provider) ?? 0, stat.oldestSeconds));
+      }
+      for (const [provider, seconds] of oldest) this.set({ provider }, seconds);
+    },
+  });
 }

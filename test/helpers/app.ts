@@ -6,6 +6,7 @@ import { buildApp } from '../../src/http/app.js';
 import { signToken } from '../../src/http/auth.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { queueStats } from '../../src/webhooks/queue.js';
 import type { TestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-only-secret-0123456789abcdefghijklmnop';
@@ -18,7 +19,7 @@ export interface TestApp {
 
 export async function buildTestApp(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
   const config = loadConfig({ CAREBOOK_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...env });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ queueStats: () => queueStats(db.pool) });
   const app = await buildApp({ config, pool: db.pool, logger: createLogger('silent'), metrics });
   return { app, metrics, close: () => app.close() };
 }

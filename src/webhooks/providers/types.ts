@@ -49,6 +49,6 @@ export interface WebhookProvider {
   verify(request: RawWebhookRequest, options: VerifyOptions): Verification;
   /** Splits a verified request into events; throws MalformedWebhookError on a body it cannot read. */
   parse(request: RawWebhookRequest): ProviderEvent[];
-  /** A verified request that must be answered 200 with no side effects (Daily's test ping). */
+  /** Daily's test ping: answered 200 with no side effects. Checked BEFORE verify, since it may be unsigned. */
   isTestPing?(request: RawWebhookRequest): boolean;
 }

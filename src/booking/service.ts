@@ -2,7 +2,7 @@
 // one round trip: the tenant context and the procedure call travel together (contextSelect).
 // Reads go through withTenant, so row-level security decides what a caller may see.
 import type { Pool } from '../db/pool.js';
-import { callInContext, type TenantContext, withTenant } from '../db/tenant.js';
+import { queryInContext, type TenantContext, withTenant } from '../db/tenant.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AppointmentQuery, BookingResult } from './schemas.js';
 
@@ -47,9 +47,12 @@ async function callStoredResponse(
   call: string,
   args: unknown[],
 ): Promise<StoredResponse> {
-  const statement = callInContext(context, call, args, { 'carebook.hold_minutes': String(deps.holdMinutes) });
-  const result = await retryTransient(() => deps.pool.query<ProcedureRow>(statement.text, statement.values));
-  const row = result.rows[0];
+  const rows = await retryTransient(() =>
+    queryInContext<ProcedureRow>(deps.pool, context, call, args, {
+      'carebook.hold_minutes': String(deps.holdMinutes),
+    }),
+  );
+  const row = rows[0];
   if (!row) throw new Error('the booking procedure returned no row');
   return { status: row.response_status, body: row.response_body, replayed: row.replayed };
 }
@@ -103,14 +106,15 @@ export async function cancelAppointment(
   context: TenantContext,
   input: { appointmentId: string; reason?: string },
 ): Promise<BookingResult> {
-  const statement = callInContext(context, 'cancel_appointment($1, ctx.user_id, $2) AS body', [
-    input.appointmentId,
-    input.reason ?? null,
-  ]);
-  const result = await retryTransient(() =>
-    deps.pool.query<{ body: BookingResult }>(statement.text, statement.values),
+  const rows = await retryTransient(() =>
+    queryInContext<{ body: BookingResult }>(
+      deps.pool,
+      context,
+      'cancel_appointment($1, ctx.user_id, $2) AS body',
+      [input.appointmentId, input.reason ?? null],
+    ),
   );
-  return result.rows[0]?.body as BookingResult;
+  return rows[0]?.body as BookingResult;
 }
 
 const SELECT_BOOKING = `

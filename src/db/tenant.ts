@@ -1,6 +1,7 @@
 // Tenant-scoped transactions: every unit of work runs as one of the carebook_* roles with the
 // caller's clinic, user, patient and role in transaction-local settings, which the RLS policies
 // of 00008 read. Values are always bound parameters; the setting names are constants.
+import pg, { type QueryResultRow } from 'pg';
 import type { Pool, PoolClient } from './pool.js';
 
 export const DB_ROLES = ['carebook_app', 'carebook_worker', 'carebook_readonly', 'carebook_admin'] as const;
@@ -110,6 +111,31 @@ export function callInContext(
     text: `SELECT r.* FROM ${ctx.sql} CROSS JOIN LATERAL (SELECT * FROM ${call} WHERE ctx.user_id IS NOT NULL OFFSET 0) AS r`,
     values: [...args, ...ctx.values],
   };
+}
+
+/**
+ * Runs callInContext's statement on a pooled connection and returns its rows. Not pool.query():
+ * pg-pool discards the connection after ANY error, and our domain errors (a 409 for a taken slot)
+ * are routine — each would cost a reconnect. Only a broken connection is discarded here.
+ */
+export async function queryInContext<R extends QueryResultRow>(
+  pool: Pool,
+  context: TenantContext,
+  call: string,
+  args: readonly unknown[],
+  extra: Readonly<Record<string, string>> = {},
+): Promise<R[]> {
+  const statement = callInContext(context, call, args, extra);
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    return (await client.query<R>(statement.text, statement.values)).rows;
+  } catch (error) {
+    broken = !(error instanceof pg.DatabaseError);
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /**

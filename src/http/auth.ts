@@ -2,6 +2,7 @@
 // provider's JWKS (CAREBOOK_JWKS_URL) in production. A verified token becomes a Principal, and
 // a Principal becomes the database context its transactions run in; request bodies never decide
 // the tenant.
+import { createSecretKey } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { APP_ROLES, type AppRole, isUuid, type TenantContext } from '../db/tenant.js';
@@ -34,20 +35,52 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
     ...(settings.issuer ? { issuer: settings.issuer } : {}),
     ...(settings.audience ? { audience: settings.audience } : {}),
     clockTolerance: 5,
+    requiredClaims: ['exp'],
   };
   if (settings.jwksUrl) {
     const jwks = createRemoteJWKSet(new URL(settings.jwksUrl));
-    return async (token) =>
-      principalFrom(
+    return cached(
+      async (token) =>
         (await jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'ES256', 'EdDSA'] })).payload,
-      );
+    );
   }
   if (settings.jwtSecret) {
-    const key = new TextEncoder().encode(settings.jwtSecret);
-    return async (token) =>
-      principalFrom((await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload);
+    // A KeyObject made once: given raw bytes, jose would import the key again on every request.
+    const key = createSecretKey(Buffer.from(settings.jwtSecret, 'utf8'));
+    return cached(
+      async (token) => (await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload,
+    );
   }
   throw new Error('no token verification configured: set CAREBOOK_JWT_SECRET or CAREBOOK_JWKS_URL');
+}
+
+const CACHE_ENTRIES = 10_000;
+const CACHE_SECONDS = 300;
+
+/**
+ * Remembers verified tokens until they expire (at most 5 minutes): a client sends the same token
+ * with every request, and verifying it again each time is the API's largest CPU cost after I/O.
+ * Bounded (oldest out first); failed verifications are never cached.
+ */
+function cached(verify: (token: string) => Promise<JWTPayload>): TokenVerifier {
+  const entries = new Map<string, { principal: Principal; until: number }>();
+  return async (token) => {
+    const now = Date.now();
+    const hit = entries.get(token);
+    if (hit && hit.until > now) return hit.principal;
+    if (hit) entries.delete(token);
+    const payload = await verify(token);
+    const principal = principalFrom(payload);
+    const until = Math.min(
+      now + CACHE_SECONDS * 1000,
+      typeof payload.exp === 'number' ? payload.exp * 1000 : now,
+    );
+    if (until > now) {
+      if (entries.size >= CACHE_ENTRIES) entries.delete(entries.keys().next().value as string);
+      entries.set(token, { principal, until });
+    }
+    return principal;
+  };
 }
 
 function principalFrom(payload: JWTPayload): Principal {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { WebhookConfig } from '../config.js';
 import type { Pool } from '../db/pool.js';
-import { callInContext } from '../db/tenant.js';
+import { queryInContext } from '../db/tenant.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type Integration, secretsFor } from './integrations.js';
 import {
@@ -87,7 +87,8 @@ async function storeEvents(
       request.headers[name] === undefined ? [] : [[name, request.headers[name]]],
     ),
   );
-  const statement = callInContext(
+  const rows = await queryInContext<{ inserted: number; duplicates: number }>(
+    pool,
     { dbRole: 'carebook_worker', appRole: 'service', userId: `webhook:${provider.name}` },
     'ingest_webhook_events($1, $2, $3, $4, $5, $6, $7)',
     [
@@ -108,6 +109,5 @@ async function storeEvents(
         null,
     ],
   );
-  const result = await pool.query<{ inserted: number; duplicates: number }>(statement.text, statement.values);
-  return result.rows[0] ?? { inserted: 0, duplicates: 0 };
+  return rows[0] ?? { inserted: 0, duplicates: 0 };
 }

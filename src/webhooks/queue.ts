@@ -1,7 +1,7 @@
 // The queue's SQL, one named function each (the procedures live in 00012). All run as the
 // carebook_worker role.
 import type { Pool, PoolClient } from '../db/pool.js';
-import { callInContext, type TenantContext } from '../db/tenant.js';
+import { queryInContext, type TenantContext } from '../db/tenant.js';
 import type { QueueStat } from '../observability/metrics.js';
 import type { ClaimedEvent } from './handlers/index.js';
 
@@ -26,13 +26,13 @@ export async function claimEvents(
   limit: number,
   leaseSeconds: number,
 ): Promise<ClaimedEvent[]> {
-  const statement = callInContext(workerContext(workerId), 'claim_webhook_events($1, $2, $3)', [
-    workerId,
-    limit,
-    leaseSeconds,
-  ]);
-  const result = await pool.query<ClaimedRow>(statement.text, statement.values);
-  return result.rows.map((row) => ({
+  const rows = await queryInContext<ClaimedRow>(
+    pool,
+    workerContext(workerId),
+    'claim_webhook_events($1, $2, $3)',
+    [workerId, limit, leaseSeconds],
+  );
+  return rows.map((row) => ({
     id: row.id,
     webhookId: row.webhook_id,
     provider: row.provider,
@@ -81,24 +81,24 @@ export async function failEvent(
 /** Gives unhandled leased events back (shutdown). */
 export async function releaseEvents(pool: Pool, workerId: string, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const statement = callInContext(workerContext(workerId), 'release_webhook_events($1, $2::uuid[]) AS n', [
-    workerId,
-    ids,
-  ]);
-  const result = await pool.query<{ n: number }>(statement.text, statement.values);
-  return result.rows[0]?.n ?? 0;
+  const rows = await queryInContext<{ n: number }>(
+    pool,
+    workerContext(workerId),
+    'release_webhook_events($1, $2::uuid[]) AS n',
+    [workerId, ids],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 /** Unsettled events by provider and status, for the gauges and the dashboard. */
 export async function queueStats(pool: Pool): Promise<QueueStat[]> {
-  const statement = callInContext(workerContext('metrics'), 'webhook_queue_stats()', []);
-  const result = await pool.query<{
+  const rows = await queryInContext<{
     provider: string;
     status: string;
     events: string;
     oldest_seconds: number | null;
-  }>(statement.text, statement.values);
-  return result.rows.map((row) => ({
+  }>(pool, workerContext('metrics'), 'webhook_queue_stats()', []);
+  return rows.map((row) => ({
     provider: row.provider,
     status: row.status,
     events: Number(row.events),

@@ -10,8 +10,18 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 describe('error codes', () => {
   it('are raised in migrations, documented once, and mapped', async () => {
     const dir = path.join(ROOT, 'migrations');
-    const sqlText = (await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.sql')).map((f) => readFile(path.join(dir, f), 'utf8')))).join('\n');
-    const raised = [...new Set([...sqlText.matchAll(/errcode = '(CB\d{3})'/g)].map((m) => m[1] as string))].sort();
+    const sqlText = (
+      await Promise.all(
+        (
+          await readdir(dir)
+        )
+          .filter((f) => f.endsWith('.sql'))
+          .map((f) => readFile(path.join(dir, f), 'utf8')),
+      )
+    ).join('\n');
+    const raised = [
+      ...new Set([...sqlText.matchAll(/errcode = '(CB\d{3})'/g)].map((m) => m[1] as string)),
+    ].sort();
     expect(raised.length).toBeGreaterThanOrEqual(9);
     const doc = await readFile(path.join(ROOT, 'docs', 'error_codes.md'), 'utf8');
     for (const code of raised) {

@@ -79,7 +79,8 @@ describe('worker killed mid-batch', () => {
       first.on('exit', (_code, signal) => resolve(signal)),
     );
     // Kill once a good part is done and a batch is in flight (claimed, its transaction open).
-    const inFlight = async () => (await count(`status = 'success'`)) >= 100 && (await count(`status = 'processing'`)) > 0;
+    const inFlight = async () =>
+      (await count(`status = 'success'`)) >= 100 && (await count(`status = 'processing'`)) > 0;
     while (!(await inFlight())) await new Promise((resolve) => setTimeout(resolve, 5));
     first.kill('SIGKILL');
     expect(await firstExit).toBe('SIGKILL');

@@ -24,6 +24,14 @@ const COMMANDS: Record<
     summary: 'replay dead-letter webhook events (--reason required; audited)',
     load: () => import('./cli/replay.js'),
   },
+  status: {
+    summary: 'migrations, webhook queue, dead letters, stuck leases, overdue holds (--json)',
+    load: () => import('./cli/ops.js').then((m) => ({ run: m.runStatus })),
+  },
+  sweep: {
+    summary: 'expire lapsed holds and purge old idempotency records, once',
+    load: () => import('./cli/ops.js').then((m) => ({ run: m.runSweep })),
+  },
   token: {
     summary: 'print a development bearer token (--role, --clinic-id, --patient-id)',
     load: () => import('./cli/token.js'),

@@ -296,7 +296,7 @@ constraint public.webhook_events.webhook_events_status_check CHECK ((status = AN
 constraint public.webhook_events.webhook_events_webhook_id_event_id_key UNIQUE (webhook_id, event_id)
 constraint public.webhook_events.webhook_events_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES integrations(id)
 
--- indexes (47)
+-- indexes (48)
 index CREATE INDEX appointment_slots_clinic_starts_idx ON public.appointment_slots USING btree (clinic_id, starts_at)
 index CREATE INDEX appointment_slots_no_overlap ON public.appointment_slots USING gist (practitioner_id, tstzrange(starts_at, ends_at)) WHERE (status = 'open'::text)
 index CREATE INDEX appointment_slots_practitioner_starts_idx ON public.appointment_slots USING btree (practitioner_id, starts_at)
@@ -313,6 +313,7 @@ index CREATE INDEX payments_appointment_idx ON public.payments USING btree (appo
 index CREATE INDEX users_clinic_role_idx ON public.users USING btree (clinic_id, role)
 index CREATE INDEX webhook_events_claimable_idx ON public.webhook_events USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'processing'::text]))
 index CREATE INDEX webhook_events_dead_letter_idx ON public.webhook_events USING btree (provider, received_at) WHERE (status = 'dead_letter'::text)
+index CREATE INDEX webhook_events_recently_processed_idx ON public.webhook_events USING btree (processed_at) WHERE (status = 'success'::text) -- Events settled success, by time: processing rate per provider for the dashboard.
 index CREATE INDEX webhook_events_status_attempts_processed_idx ON public.webhook_events USING btree (status, attempts, processed_at)
 index CREATE UNIQUE INDEX appointment_slots_clinic_id_id_key ON public.appointment_slots USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX appointment_slots_pkey ON public.appointment_slots USING btree (id)

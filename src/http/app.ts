@@ -7,6 +7,7 @@ import { appointmentRoutes } from '../booking/routes.js';
 import { clinicRoutes } from '../clinics/routes.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
+import { dashboardPageRoutes, dashboardStatsRoutes } from '../observability/dashboard.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { webhookAdminRoutes } from '../webhooks/admin-routes.js';
 import { queueStats } from '../webhooks/queue.js';
@@ -71,7 +72,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await api.register(appointmentRoutes, { pool: deps.pool, metrics, holdMinutes: deps.config.holdMinutes });
     await api.register(clinicRoutes, { pool: deps.pool });
     await api.register(webhookAdminRoutes, { pool: deps.pool, webhooks: deps.config.webhooks });
+    await api.register(dashboardStatsRoutes, { pool: deps.pool, metrics });
   });
+  await app.register(dashboardPageRoutes);
   await app.register(webhookRoutes, { pool: deps.pool, metrics, webhooks: deps.config.webhooks });
   return app;
 }

@@ -29,7 +29,7 @@ type MetricValues = Awaited<ReturnType<Metrics['bookingAttempts']['get']>>['valu
 function byLabel(values: MetricValues, label: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const value of values) {
-    const key = String(value.labels[label] ?? '');
+    const key = String((value.labels as Record<string, string | number | undefined>)[label] ?? '');
     out[key] = (out[key] ?? 0) + value.value;
   }
   return out;
@@ -59,7 +59,8 @@ async function latency(metrics: Metrics): Promise<{ p50: number | null; p99: num
   const cumulative = new Map<number, number>();
   for (const value of (await metrics.bookingDuration.get()).values) {
     if (value.metricName !== 'booking_duration_seconds_bucket') continue;
-    const le = value.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(value.labels.le);
+    const bound = (value.labels as { le?: string | number }).le;
+    const le = bound === '+Inf' ? Number.POSITIVE_INFINITY : Number(bound);
     cumulative.set(le, (cumulative.get(le) ?? 0) + value.value);
   }
   const buckets = [...cumulative].map(([le, count]) => ({ le, count }));

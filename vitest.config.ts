@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Runbook scripts need PostgreSQL's client tools (pg_dump, psql): `npm run test:runbook`.
-    exclude: ['test/runbook/**', 'node_modules/**'],
+    // The browser test needs Chromium: `npm run test:browser`.
+    exclude: ['test/runbook/**', 'test/browser/**', 'node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,

@@ -34,7 +34,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const clusterDir = path.join(options.dataDir, 'pg');
   await mkdir(options.dataDir, { recursive: true });
   const credentials = await loadOrCreateCredentials(options.dataDir);
-  await stopOrphanedPostmaster(clusterDir);
+  const running = await runningPostmaster(clusterDir);
+  if (running) {
+    // Another Carebook process (say `npm start`) runs this cluster: share it, never stop it, so
+    // that `carebook replay`, `status` or `token` work beside it.
+    options.log?.(`using the embedded PostgreSQL already run by pid ${running.ownerPid} on port ${running.port}`);
+    const urlFor = (database: string) =>
+      `postgres://postgres:${encodeURIComponent(credentials.password)}@127.0.0.1:${running.port}/${encodeURIComponent(database)}`;
+    return { adminUrl: urlFor('postgres'), urlFor, stop: async () => {} };
+  }
 
   const port = await freePort();
   const log = options.log ?? (() => {});
@@ -127,28 +135,29 @@ async function loadOrCreateCredentials(dataDir: string): Promise<Credentials> {
 }
 
 /**
- * A process killed with SIGKILL leaves its postmaster running (re-parented to init or a
- * subreaper) and holding the data directory. Such an orphan is stopped; a postmaster whose parent
- * is a live Node.js process belongs to another running Carebook, and we refuse to share its data.
+ * Looks at a postmaster.pid left in the cluster. A process killed with SIGKILL leaves its
+ * postmaster running (re-parented to init or a subreaper) and holding the data directory: such an
+ * orphan is stopped. A postmaster whose parent is a live Node.js process belongs to a running
+ * Carebook: its owner and port are returned, to be shared.
  */
-async function stopOrphanedPostmaster(clusterDir: string): Promise<void> {
+async function runningPostmaster(clusterDir: string): Promise<{ ownerPid: number; port: number } | null> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres handles it
+  if (!existsSync(pidFile)) return null;
+  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return null; // stale file: postgres handles it
   const parent = await parentPid(pid);
   const parentCommand = parent === null ? '' : await readFile(`/proc/${parent}/comm`, 'utf8').catch(() => '');
-  if (parent !== null && parent !== 1 && isAlive(parent) && parentCommand.trim() === 'node') {
-    throw new Error(
-      `another process (pid ${parent}) is already running the embedded PostgreSQL in ${clusterDir}; ` +
-        'stop it or point CAREBOOK_DATA_DIR somewhere else',
-    );
+  const port = Number(lines[3]);
+  if (parent !== null && parent !== 1 && isAlive(parent) && parentCommand.trim() === 'node' && port > 0) {
+    return { ownerPid: parent, port };
   }
   process.kill(pid, 'SIGINT'); // fast shutdown
   for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   if (isAlive(pid)) throw new Error(`could not stop the orphaned PostgreSQL (pid ${pid}) in ${clusterDir}`);
+  return null;
 }
 
 function isAlive(pid: number): boolean {

@@ -53,7 +53,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     holdsExpired: counter('booking_holds_expired_total', 'Unpaid holds expired by the sweeper (slot freed).'),
     webhookReceived: counter(
       'webhook_received_total',
-      'Webhook requests by provider and outcome: accepted, duplicate, bad_signature, not_configured, malformed, test_ping.',
+      'Webhook requests by provider and outcome: accepted, duplicate, malformed, test_ping, not_configured, or the signature failure (missing_signature, malformed_signature, bad_signature, stale_timestamp).',
       ['provider', 'outcome'],
     ),
     webhookProcessed: counter(

@@ -8,20 +8,31 @@ import { principalOf, requireRole } from '../http/auth.js';
 import { problemResponses } from '../http/errors.js';
 import { Timestamp, Uuid } from '../http/schemas.js';
 import type { TypedApp } from '../http/types.js';
-import { EVENT_STATUSES, listEvents, replayEvents } from './replay.js';
+import { listEvents, replayEvents } from './replay.js';
 
-const Provider = Type.Union(
-  ['stripe', 'twilio', 'whatsapp', 'daily'].map((p) => Type.Literal(p as 'stripe')),
-);
-const Status = Type.Union(EVENT_STATUSES.map((s) => Type.Literal(s as 'pending')));
+const Provider = Type.Union([
+  Type.Literal('stripe'),
+  Type.Literal('twilio'),
+  Type.Literal('whatsapp'),
+  Type.Literal('daily'),
+]);
+const Status = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('processing'),
+  Type.Literal('success'),
+  Type.Literal('failed'),
+  Type.Literal('dead_letter'),
+]);
 
 const Event = Type.Object({
   id: Uuid,
   provider: Type.String(),
   event_type: Type.String(),
   event_id: Type.String(),
+  status: Status,
   attempts: Type.Integer(),
   last_error: Type.Union([Type.String(), Type.Null()]),
+  note: Type.Union([Type.String(), Type.Null()], { description: 'What the handler did, e.g. "ignored: …".' }),
   received_at: Timestamp,
 });
 
@@ -65,8 +76,10 @@ function eventJson(event: Awaited<ReturnType<typeof listEvents>>[number]) {
     provider: event.provider,
     event_type: event.eventType,
     event_id: event.eventId,
+    status: event.status,
     attempts: event.attempts,
     last_error: event.error,
+    note: event.note,
     received_at: event.receivedAt,
   };
 }

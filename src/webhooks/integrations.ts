@@ -47,7 +47,8 @@ export class IntegrationDirectory {
       const row = result.rows[0];
       return row ? { id: row.id, provider, secretRef: row.secret_ref } : null;
     });
-    this.cache.set(key, { at: Date.now(), value });
+    // A miss is remembered briefly only, so that a newly added account answers within seconds.
+    this.cache.set(key, { at: value ? Date.now() : Date.now() - this.ttlMs + 5_000, value });
     return value;
   }
 }

@@ -33,8 +33,10 @@ export interface ReplayCandidate {
   provider: ProviderName;
   eventType: string;
   eventId: string;
+  status: EventStatus;
   attempts: number;
   error: string | null;
+  note: string | null;
   receivedAt: string;
 }
 
@@ -51,8 +53,10 @@ interface Row {
   provider: ProviderName;
   event_type: string;
   event_id: string;
+  status: EventStatus;
   attempts: number;
   error: string | null;
+  note: string | null;
   received_at: Date;
   raw_body: Buffer;
   signed_headers: Record<string, string>;
@@ -128,7 +132,7 @@ export async function replayEvents(
 async function selectEvents(pool: Pool, actor: string, filter: ReplayFilter): Promise<Row[]> {
   return withTenant(pool, adminContext(actor), async (client) => {
     const result = await client.query<Row>(
-      `SELECT e.id, e.provider, e.event_type, e.event_id, e.attempts, e.error, e.received_at, e.raw_body,
+      `SELECT e.id, e.provider, e.event_type, e.event_id, e.status, e.attempts, e.error, e.note, e.received_at, e.raw_body,
               e.signed_headers, e.request_url, i.secret_ref, e.webhook_id
          FROM webhook_events e JOIN integrations i ON i.id = e.webhook_id
         WHERE e.status = $1 AND ($2::text IS NULL OR e.provider = $2) AND ($3::text IS NULL OR e.event_type = $3)
@@ -154,8 +158,10 @@ function candidate(row: Row): ReplayCandidate {
     provider: row.provider,
     eventType: row.event_type,
     eventId: row.event_id,
+    status: row.status,
     attempts: row.attempts,
     error: row.error,
+    note: row.note,
     receivedAt: row.received_at.toISOString(),
   };
 }

@@ -40,7 +40,7 @@ describe('embedded PostgreSQL', () => {
     }
   });
 
-  it('takes over the data directory of a process killed with SIGKILL', async () => {
+  it('shares the server of a running owner, and takes over from one killed with SIGKILL', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/embedded-child.ts', dataDir], {
       cwd: ROOT,
     });
@@ -49,6 +49,12 @@ describe('embedded PostgreSQL', () => {
       child.on('exit', () => reject(new Error('child exited before starting the server')));
     });
     await query(url, `INSERT INTO kept VALUES ('written before the crash')`);
+    // While the owner lives, a second start shares its server (as `carebook replay` beside
+    // `npm start` does) and its stop() leaves it running.
+    const shared = await startEmbeddedPostgres({ dataDir, ephemeralDurability: true });
+    expect(shared.adminUrl).toBe(url);
+    await shared.stop();
+    expect(await query(url, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 2 }]);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     // The orphaned postmaster still answers: the data directory is busy until we take over.

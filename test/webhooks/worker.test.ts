@@ -221,6 +221,27 @@ describe('webhook worker', () => {
     ]);
   });
 
+  it('a partial refund is noted and leaves the payment as it is', async () => {
+    const { payment } = await pendingBooking(2, { startsInMinutes: 60 * 24 * 45 });
+    const intent = paymentIntent(payment.id);
+    await sendStripe(t.app, stripeEvent('payment_intent.succeeded', intent));
+    const partial = {
+      id: 'ch_partial',
+      object: 'charge',
+      payment_intent: intent.id,
+      refunded: false,
+      amount_refunded: 1000,
+    };
+    await sendStripe(t.app, stripeEvent('charge.refunded', partial, 'evt_partial_refund'));
+    await worker().drain();
+    expect((await event('evt_partial_refund'))?.note).toBe(
+      'partial refund of 1000 (minor units): payment left as it is',
+    );
+    expect(await sql(db.pool, 'SELECT status FROM payments WHERE id = $1', [payment.id])).toEqual([
+      { status: 'succeeded' },
+    ]);
+  });
+
   it('delivery statuses never move backwards; history keeps every callback', async () => {
     await db.pool.query(
       `INSERT INTO notifications (clinic_id, patient_id, channel, provider, provider_message_id) VALUES ($1, $2, 'sms', 'twilio', 'SMforward')`,

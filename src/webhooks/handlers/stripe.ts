@@ -47,6 +47,12 @@ export const paymentIntentFailed: Handler = async (client, event) => {
 
 export const chargeRefunded: Handler = async (client, event) => {
   const charge = event.payload.data && (event.payload.data as { object?: unknown }).object;
+  // Stripe sends charge.refunded for partial refunds too; only a full refund (refunded: true)
+  // refunds the payment. A partial one is noted on the event and left to staff.
+  if ((charge as { refunded?: unknown } | undefined)?.refunded === false) {
+    const refundedCents = Number((charge as { amount_refunded?: unknown }).amount_refunded ?? 0);
+    return `partial refund of ${refundedCents} (minor units): payment left as it is`;
+  }
   const payment = paymentId(charge);
   // Without metadata the PaymentIntent id must already be known (its succeeded event handled):
   // until then apply_payment_event raises CB101 and the worker retries with backoff.

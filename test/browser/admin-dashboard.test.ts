@@ -6,7 +6,7 @@ import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { listen, type Listening } from '../../src/http/server.js';
+import { type Listening, listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { WebhookWorker } from '../../src/webhooks/worker.js';
 import { bearer, buildTestApp, type TestApp, token } from '../helpers/app.js';
@@ -29,12 +29,30 @@ describe('the /admin dashboard in Chromium', () => {
     db = await createTestDatabase();
     t = await buildTestApp(db, WEBHOOK_ENV);
     server = await listen(t.app, '127.0.0.1', 0);
-    const config = loadConfig({ ...WEBHOOK_ENV, CAREBOOK_JWT_SECRET: 'x'.repeat(40), CAREBOOK_WEBHOOK_MAX_ATTEMPTS: '1' });
-    worker = new WebhookWorker({ pool: db.pool, databaseUrl: db.url, logger: createLogger('silent'), metrics: t.metrics, config: config.worker });
+    const config = loadConfig({
+      ...WEBHOOK_ENV,
+      CAREBOOK_JWT_SECRET: 'x'.repeat(40),
+      CAREBOOK_WEBHOOK_MAX_ATTEMPTS: '1',
+    });
+    worker = new WebhookWorker({
+      pool: db.pool,
+      databaseUrl: db.url,
+      logger: createLogger('silent'),
+      metrics: t.metrics,
+      config: config.worker,
+    });
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
@@ -58,19 +76,40 @@ describe('the /admin dashboard in Chromium', () => {
     // A booking moves the booking numbers.
     const clinic = await createClinic(db.pool);
     const slot = await createSlot(db.pool, clinic, { priceCents: 1000, currency: 'USD' });
-    const patient = { ...(await bearer({ role: 'patient', clinic_id: clinic.clinicId, patient_id: clinic.patientIds[0] })), 'idempotency-key': randomUUID() };
-    const booked = await t.app.inject({ method: 'POST', url: '/api/appointments', headers: patient, payload: { slot_id: slot } });
+    const patient = {
+      ...(await bearer({ role: 'patient', clinic_id: clinic.clinicId, patient_id: clinic.patientIds[0] })),
+      'idempotency-key': randomUUID(),
+    };
+    const booked = await t.app.inject({
+      method: 'POST',
+      url: '/api/appointments',
+      headers: patient,
+      payload: { slot_id: slot },
+    });
     expect(booked.statusCode).toBe(201);
     await waitForText('booking-attempts', (value) => Number(value) === attemptsBefore + 1);
     await waitForText('holds', (value) => value.startsWith('1 /'));
 
     // A webhook, handled by the worker, moves the processing rate.
-    await sendStripe(t.app, stripeEvent('payment_intent.succeeded', { id: 'pi_browser', metadata: { carebook_payment_id: booked.json().payment.id } }));
+    await sendStripe(
+      t.app,
+      stripeEvent('payment_intent.succeeded', {
+        id: 'pi_browser',
+        metadata: { carebook_payment_id: booked.json().payment.id },
+      }),
+    );
     await worker.drain();
     await waitForText('webhook-rate', (value) => value.includes('stripe 1'));
 
     // A poisoned event dead-letters (one attempt allowed here) and shows up in the table.
-    await sendStripe(t.app, stripeEvent('charge.refunded', { id: 'ch_browser', payment_intent: 'pi_nobody_knows' }, 'evt_browser_dead'));
+    await sendStripe(
+      t.app,
+      stripeEvent(
+        'charge.refunded',
+        { id: 'ch_browser', payment_intent: 'pi_nobody_knows' },
+        'evt_browser_dead',
+      ),
+    );
     await worker.drain();
     await waitForText('dead-letters', (value) => value === '1');
     await page.getByRole('button', { name: 'Refresh' }).click();
@@ -82,11 +121,15 @@ describe('the /admin dashboard in Chromium', () => {
     // Replay it from the table, with a reason typed into the prompt.
     page.once('dialog', (dialog) => dialog.accept('browser test: replay from the dashboard'));
     await row.getByRole('button', { name: 'Replay' }).click();
-    await expect.poll(() => page.locator('#status').innerText(), { timeout: 15_000 }).toMatch(/Replayed evt_browser_dead/);
-    expect(await sql(db.pool, `SELECT status, attempts FROM webhook_events WHERE event_id = 'evt_browser_dead'`)).toEqual([{ status: 'pending', attempts: 0 }]);
-    expect(await sql(db.pool, `SELECT actor, reason FROM audit.audit_log WHERE action = 'webhook.replay'`)).toEqual([
-      { actor: 'browser-admin', reason: 'browser test: replay from the dashboard' },
-    ]);
+    await expect
+      .poll(() => page.locator('#status').innerText(), { timeout: 15_000 })
+      .toMatch(/Replayed evt_browser_dead/);
+    expect(
+      await sql(db.pool, `SELECT status, attempts FROM webhook_events WHERE event_id = 'evt_browser_dead'`),
+    ).toEqual([{ status: 'pending', attempts: 0 }]);
+    expect(
+      await sql(db.pool, `SELECT actor, reason FROM audit.audit_log WHERE action = 'webhook.replay'`),
+    ).toEqual([{ actor: 'browser-admin', reason: 'browser test: replay from the dashboard' }]);
     await waitForText('dead-letters', (value) => value === '0');
   });
 });

@@ -38,7 +38,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (running) {
     // Another Carebook process (say `npm start`) runs this cluster: share it, never stop it, so
     // that `carebook replay`, `status` or `token` work beside it.
-    options.log?.(`using the embedded PostgreSQL already run by pid ${running.ownerPid} on port ${running.port}`);
+    options.log?.(
+      `using the embedded PostgreSQL already run by pid ${running.ownerPid} on port ${running.port}`,
+    );
     const urlFor = (database: string) =>
       `postgres://postgres:${encodeURIComponent(credentials.password)}@127.0.0.1:${running.port}/${encodeURIComponent(database)}`;
     return { adminUrl: urlFor('postgres'), urlFor, stop: async () => {} };

@@ -62,7 +62,7 @@ describe('the /admin dashboard in Chromium', () => {
     await db?.drop();
   });
 
-  const text = (testId: string) => page.getByTestId(testId).innerText();
+  const text = async (testId: string) => (await page.getByTestId(testId).textContent()) ?? '';
   const waitForText = (testId: string, predicate: (value: string) => boolean) =>
     expect.poll(() => text(testId), { timeout: 15_000, interval: 200 }).toSatisfy(predicate);
 
@@ -70,7 +70,7 @@ describe('the /admin dashboard in Chromium', () => {
     await page.goto(`${server.url}/admin`);
     await page.getByLabel('Bearer token').fill(await token({ role: 'platform_admin', sub: 'browser-admin' }));
     await page.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => page.locator('#status').innerText(), { timeout: 15_000 }).toMatch(/^Live/);
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 15_000 }).toMatch(/^Live/);
     const attemptsBefore = Number(await text('booking-attempts'));
 
     // A booking moves the booking numbers.
@@ -122,7 +122,7 @@ describe('the /admin dashboard in Chromium', () => {
     page.once('dialog', (dialog) => dialog.accept('browser test: replay from the dashboard'));
     await row.getByRole('button', { name: 'Replay' }).click();
     await expect
-      .poll(() => page.locator('#status').innerText(), { timeout: 15_000 })
+      .poll(() => page.locator('#status').textContent(), { timeout: 15_000 })
       .toMatch(/Replayed evt_browser_dead/);
     expect(
       await sql(db.pool, `SELECT status, attempts FROM webhook_events WHERE event_id = 'evt_browser_dead'`),

@@ -36,7 +36,7 @@ export const ENV_VARS: readonly EnvVar[] = [
     name: 'CAREBOOK_JWT_SECRET',
     default: '(unset)',
     description:
-      'HS256 secret (at least 32 characters) for bearer tokens. `npm start` generates one into the data directory when unset.',
+      'HS256 secret (at least 32 characters) for bearer tokens; comma-separated during a rotation (the first signs). `npm start` generates one into the data directory when unset.',
   },
   {
     name: 'CAREBOOK_JWKS_URL',
@@ -135,7 +135,10 @@ export interface Config {
   databaseUrl: string | null;
   dataDir: string;
   dbPoolMax: number;
+  /** The secret that signs development tokens (the first of CAREBOOK_JWT_SECRET). */
   jwtSecret: string | null;
+  /** Every secret tokens are verified with (all of CAREBOOK_JWT_SECRET, during a rotation). */
+  jwtVerificationSecrets: readonly string[];
   jwksUrl: string | null;
   jwtIssuer: string | null;
   jwtAudience: string | null;
@@ -204,12 +207,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     if (problem) problems.push(problem);
   }
 
-  const jwtSecret = read('CAREBOOK_JWT_SECRET') ?? null;
-  if (jwtSecret !== null && jwtSecret.length < 32) {
+  // Several comma-separated secrets during a rotation: the first signs, any verifies.
+  const jwtSecrets = (read('CAREBOOK_JWT_SECRET') ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+  if (jwtSecrets.some((part) => part.length < 32)) {
     problems.push(
       'CAREBOOK_JWT_SECRET is shorter than 32 characters; generate one with `openssl rand -base64 48`',
     );
   }
+  const jwtSecret = jwtSecrets[0] ?? null;
 
   const jwksUrl = read('CAREBOOK_JWKS_URL') ?? null;
   if (jwksUrl !== null && !/^https?:\/\/\S+$/.test(jwksUrl)) {
@@ -256,6 +264,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir: path.resolve(cwd, read('CAREBOOK_DATA_DIR') ?? '.carebook'),
     dbPoolMax: integer('CAREBOOK_DB_POOL_MAX', 20, 1, 500),
     jwtSecret,
+    jwtVerificationSecrets: jwtSecrets,
     jwksUrl,
     jwtIssuer: read('CAREBOOK_JWT_ISSUER') ?? null,
     jwtAudience: read('CAREBOOK_JWT_AUDIENCE') ?? null,

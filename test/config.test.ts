@@ -37,6 +37,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes several comma-separated JWT secrets for a rotation, the first signing', () => {
+    const config = loadConfig({ CAREBOOK_JWT_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(32)}` });
+    expect(config.jwtSecret).toBe('n'.repeat(32));
+    expect(config.jwtVerificationSecrets).toEqual(['n'.repeat(32), 'o'.repeat(32)]);
+  });
+
   it('wants a database name in DATABASE_URL', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u@h:5432' })).toThrow(/names no database/);
   });

@@ -76,8 +76,15 @@ export async function runStatus(args: string[]): Promise<number> {
 export async function runSweep(args: string[]): Promise<number> {
   parseArgs({ args, options: {} });
   return withDatabase(async (pool) => {
-    const result = await sweep({ pool, metrics: createMetrics() });
-    console.log(`expired ${result.expired} hold(s), purged ${result.purged} idempotency record(s)`);
+    // Each call handles a bounded batch (1,000 holds, 10,000 records): repeat until nothing is left.
+    const total = { expired: 0, purged: 0 };
+    for (;;) {
+      const result = await sweep({ pool, metrics: createMetrics() });
+      total.expired += result.expired;
+      total.purged += result.purged;
+      if (result.expired < 1000 && result.purged < 10_000) break;
+    }
+    console.log(`expired ${total.expired} hold(s), purged ${total.purged} idempotency record(s)`);
     return 0;
   });
 }

@@ -22,5 +22,6 @@ export async function devJwtSecret(dataDir: string, create: boolean): Promise<st
 /** The configuration with a development secret filled in, unless a secret or JWKS is configured. */
 export async function withDevSecret(config: Config): Promise<Config> {
   if (config.jwtSecret || config.jwksUrl) return config;
-  return Object.freeze({ ...config, jwtSecret: await devJwtSecret(config.dataDir, true) });
+  const secret = await devJwtSecret(config.dataDir, true);
+  return Object.freeze({ ...config, jwtSecret: secret, jwtVerificationSecrets: secret ? [secret] : [] });
 }

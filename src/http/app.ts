@@ -63,6 +63,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     deps.verifyToken ??
     createTokenVerifier({
       jwtSecret: deps.config.jwtSecret,
+      jwtSecrets: deps.config.jwtVerificationSecrets,
       jwksUrl: deps.config.jwksUrl,
       issuer: deps.config.jwtIssuer,
       audience: deps.config.jwtAudience,

@@ -17,6 +17,8 @@ export interface Principal {
 
 export interface AuthSettings {
   jwtSecret: string | null;
+  /** All accepted HS256 secrets (a rotation); defaults to [jwtSecret]. */
+  jwtSecrets?: readonly string[];
   jwksUrl: string | null;
   issuer: string | null;
   audience: string | null;
@@ -44,12 +46,26 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
         (await jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'ES256', 'EdDSA'] })).payload,
     );
   }
-  if (settings.jwtSecret) {
-    // A KeyObject made once: given raw bytes, jose would import the key again on every request.
-    const key = createSecretKey(Buffer.from(settings.jwtSecret, 'utf8'));
-    return cached(
-      async (token) => (await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload,
-    );
+  const secrets = settings.jwtSecrets?.length
+    ? settings.jwtSecrets
+    : settings.jwtSecret
+      ? [settings.jwtSecret]
+      : [];
+  if (secrets.length > 0) {
+    // KeyObjects made once: given raw bytes, jose would import the key again on every request.
+    const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+    return cached(async (token) => {
+      // During a rotation a token may be signed with any of the secrets: try each in turn.
+      for (const [index, key] of keys.entries()) {
+        try {
+          return (await jwtVerify(token, key, { ...options, algorithms: ['HS256'] })).payload;
+        } catch (error) {
+          if (!(error instanceof joseErrors.JWSSignatureVerificationFailed) || index === keys.length - 1)
+            throw error;
+        }
+      }
+      throw new Error('unreachable');
+    });
   }
   throw new Error('no token verification configured: set CAREBOOK_JWT_SECRET or CAREBOOK_JWKS_URL');
 }

@@ -9,6 +9,30 @@ type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
 import { createTokenVerifier, signToken } from '../../src/http/auth.js';
 
+describe('HS256 secret rotation', () => {
+  it('accepts tokens signed with any configured secret, the first one signing', async () => {
+    const oldSecret = 'old-secret-0123456789abcdefghijklmnopqrstuv';
+    const newSecret = 'new-secret-0123456789abcdefghijklmnopqrstuv';
+    const verify = createTokenVerifier({
+      jwtSecret: newSecret,
+      jwtSecrets: [newSecret, oldSecret],
+      jwksUrl: null,
+      issuer: null,
+      audience: null,
+    });
+    for (const secret of [oldSecret, newSecret]) {
+      await expect(
+        verify(await signToken(secret, { sub: 'x', role: 'platform_admin' })),
+      ).resolves.toMatchObject({ sub: 'x' });
+    }
+    await expect(
+      verify(
+        await signToken('some-other-secret-0123456789abcdefghijkl', { sub: 'x', role: 'platform_admin' }),
+      ),
+    ).rejects.toThrow(/signature/);
+  });
+});
+
 describe('JWKS verification', () => {
   let server: http.Server;
   let jwksUrl: string;

@@ -29,7 +29,7 @@ describe('operations dashboard', () => {
     expect(page.body).not.toMatch(/<script>[^<]/);
     const script = await t.app.inject({ method: 'GET', url: '/admin/dashboard.js' });
     expect(script.headers['content-type']).toContain('javascript');
-    expect(script.body).toContain("fetch(path");
+    expect(script.body).toContain('fetch(path');
   });
 
   it('gives stats to platform admins only', async () => {
@@ -40,15 +40,22 @@ describe('operations dashboard', () => {
 
   it('counts bookings, conflicts, webhook intake and dead letters', async () => {
     const admin = await bearer({ role: 'platform_admin', sub: 'ops' });
-    const stats = async () => (await t.app.inject({ method: 'GET', url: '/admin/stats', headers: admin })).json();
+    const stats = async () =>
+      (await t.app.inject({ method: 'GET', url: '/admin/stats', headers: admin })).json();
     const before = await stats();
     const clinic = await createClinic(db.pool);
     const slot = await createSlot(db.pool, clinic, { priceCents: 100, currency: 'USD' });
     for (const patient of clinic.patientIds) {
-      const headers = { ...(await bearer({ role: 'patient', clinic_id: clinic.clinicId, patient_id: patient })), 'idempotency-key': randomUUID() };
+      const headers = {
+        ...(await bearer({ role: 'patient', clinic_id: clinic.clinicId, patient_id: patient })),
+        'idempotency-key': randomUUID(),
+      };
       await t.app.inject({ method: 'POST', url: '/api/appointments', headers, payload: { slot_id: slot } });
     }
-    await sendStripe(t.app, stripeEvent('charge.refunded', { id: 'ch_x', payment_intent: 'pi_unknown' }, 'evt_dash_dead'));
+    await sendStripe(
+      t.app,
+      stripeEvent('charge.refunded', { id: 'ch_x', payment_intent: 'pi_unknown' }, 'evt_dash_dead'),
+    );
     await db.pool.query(`UPDATE webhook_events SET status = 'dead_letter' WHERE event_id = 'evt_dash_dead'`);
     const after = await stats();
     expect(after.booking.attempts.created - (before.booking.attempts.created ?? 0)).toBe(1);

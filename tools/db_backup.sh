@@ -26,13 +26,8 @@
 #          hide rows from: it must be a superuser or have BYPASSRLS); nothing written
 #       3  pg_dump failed; the partial file is removed
 set -euo pipefail
-
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-die() {
-  echo "db_backup: $2" >&2
-  exit "$1"
-}
-redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 dir="${CAREBOOK_BACKUP_DIR:-./backups}"
 label=""

@@ -37,16 +37,8 @@
 #       3  the target is not empty and --force was not given; nothing changed
 #       4  pg_restore failed; the transaction was rolled back (roles created in step 2 stay)
 set -euo pipefail
-
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-die() {
-  echo "db_restore: $2" >&2
-  exit "$1"
-}
-redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
-step() { printf '==> %s\n' "$*"; }
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 force=false
 no_owner=false

@@ -25,23 +25,8 @@
 #       1  a check failed (the lines starting FAILED say which): send no traffic to this database
 #       2  usage error, or the database cannot be reached
 set -euo pipefail
-
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-die() {
-  echo "db_verify: $2" >&2
-  exit "$1"
-}
-redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
-step() { printf '==> %s\n' "$*"; }
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-carebook() {
-  if [ -x "$root/node_modules/.bin/tsx" ] && [ -f "$root/src/cli.ts" ]; then
-    "$root/node_modules/.bin/tsx" "$root/src/cli.ts" "$@"
-  else
-    node "$root/dist/cli.js" "$@"
-  fi
-}
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 target="${DATABASE_URL:-}"
 case "${1:-}" in

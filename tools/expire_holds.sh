@@ -25,21 +25,8 @@
 #       2  usage or configuration error
 #       3  the carebook CLI failed (database unreachable, …): its error is printed
 set -euo pipefail
-
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-die() {
-  echo "expire_holds: $2" >&2
-  exit "$1"
-}
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-carebook() {
-  if [ -x "$root/node_modules/.bin/tsx" ] && [ -f "$root/src/cli.ts" ]; then
-    "$root/node_modules/.bin/tsx" "$root/src/cli.ts" "$@"
-  else
-    node "$root/dist/cli.js" "$@"
-  fi
-}
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 dry_run=false
 max_rounds=50

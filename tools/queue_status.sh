@@ -22,21 +22,8 @@
 #       2  usage or configuration error
 #       3  `carebook status` failed (database unreachable, …): its error is printed
 set -euo pipefail
-
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
-die() {
-  echo "queue_status: $2" >&2
-  exit "$1"
-}
-
-root="$(cd "$(dirname "$0")/.." && pwd)"
-carebook() {
-  if [ -x "$root/node_modules/.bin/tsx" ] && [ -f "$root/src/cli.ts" ]; then
-    "$root/node_modules/.bin/tsx" "$root/src/cli.ts" "$@"
-  else
-    node "$root/dist/cli.js" "$@"
-  fi
-}
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 max_age=300
 max_dead=""

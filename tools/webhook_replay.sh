@@ -6,8 +6,7 @@
 # included, is written to audit.audit_log with the actor (--actor, default your OS user) and reason.
 # See docs/ops/runbook.md, "Dead letters and replay".
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -x "$root/node_modules/.bin/tsx" ] && [ -f "$root/src/cli.ts" ]; then
-  exec "$root/node_modules/.bin/tsx" "$root/src/cli.ts" replay "$@"
-fi
-exec node "$root/dist/cli.js" replay "$@"
+# shellcheck source=tools/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+carebook replay "$@"

@@ -421,7 +421,7 @@ grant EXECUTE on function public.claim_webhook_events(p_worker text, p_limit int
 grant EXECUTE on function public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[]) to carebook_worker
 grant EXECUTE on function public.expire_unpaid_holds(p_limit integer) to carebook_worker
 grant EXECUTE on function public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
-grant EXECUTE on function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text) to carebook_worker
+grant EXECUTE on function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean) to carebook_worker
 grant EXECUTE on function public.purge_expired_booking_requests(p_limit integer) to carebook_worker
 grant EXECUTE on function public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) to carebook_worker
 grant EXECUTE on function public.release_webhook_events(p_worker text, p_ids uuid[]) to carebook_worker
@@ -1074,19 +1074,16 @@ function public.claim_webhook_events(p_worker text, p_limit integer, p_lease_sec
    LANGUAGE sql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
-    WITH claimable AS (
-      SELECT e.id FROM webhook_events e
-       WHERE e.status IN ('pending', 'failed', 'processing') AND e.next_attempt_at <= now()
-       ORDER BY e.next_attempt_at
-       LIMIT p_limit
-       FOR UPDATE SKIP LOCKED
-    )
     UPDATE webhook_events e
        SET status = 'processing', locked_by = p_worker, locked_until = now() + make_interval(secs => p_lease_seconds),
            next_attempt_at = now() + make_interval(secs => p_lease_seconds),
            attempts = e.attempts + 1, last_attempt_at = now()
-      FROM claimable c
-     WHERE e.id = c.id
+     WHERE e.id = ANY (ARRAY(
+             SELECT c.id FROM webhook_events c
+              WHERE c.status IN ('pending', 'failed', 'processing') AND c.next_attempt_at <= now()
+              ORDER BY c.next_attempt_at
+              LIMIT p_limit
+              FOR UPDATE SKIP LOCKED))
     RETURNING e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
   $function$
 function public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[]) -- Marks events success — in the transaction that applied their effects — if p_worker still holds their lease. Returns how many it marked.
@@ -1149,8 +1146,8 @@ function public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max
      WHERE id = p_id AND status = 'processing' AND locked_by = p_worker
     RETURNING status
   $function$
-function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text) -- Stores verified events once each (duplicates by (webhook_id, event_id) are skipped) and wakes the workers.
-  CREATE OR REPLACE FUNCTION public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text)
+function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean) -- Stores verified events once each (duplicates by (webhook_id, event_id) are skipped) and, when p_notify, wakes the workers.
+  CREATE OR REPLACE FUNCTION public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean)
    RETURNS TABLE(inserted integer, duplicates integer)
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
@@ -1166,7 +1163,7 @@ function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_even
       FROM jsonb_to_recordset(p_events) AS e(event_id text, event_type text, payload jsonb, idempotency_key text)
     ON CONFLICT (webhook_id, event_id) DO NOTHING;
     GET DIAGNOSTICS v_inserted = ROW_COUNT;
-    IF v_inserted > 0 THEN
+    IF v_inserted > 0 AND p_notify THEN
       PERFORM pg_notify('carebook_webhook_events', p_provider); -- delivered when this commits
     END IF;
     RETURN QUERY SELECT v_inserted, v_total - v_inserted;

@@ -1,6 +1,7 @@
 // Tenant-scoped transactions: every unit of work runs as one of the carebook_* roles with the
 // caller's clinic, user, patient and role in transaction-local settings, which the RLS policies
 // of 00008 read. Values are always bound parameters; the setting names are constants.
+import { createHash } from 'node:crypto';
 import pg, { type QueryResultRow } from 'pg';
 import type { Pool, PoolClient } from './pool.js';
 
@@ -113,6 +114,18 @@ export function callInContext(
   };
 }
 
+const statementNames = new Map<string, string>();
+
+/** A stable name per statement text, for pg's per-connection prepared statements. */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `cb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 /**
  * Runs callInContext's statement on a pooled connection and returns its rows. Not pool.query():
  * pg-pool discards the connection after ANY error, and our domain errors (a 409 for a taken slot)
@@ -129,7 +142,9 @@ export async function queryInContext<R extends QueryResultRow>(
   const client = await pool.connect();
   let broken = false;
   try {
-    return (await client.query<R>(statement.text, statement.values)).rows;
+    // Named, so each connection parses and plans this statement once, not on every call.
+    const name = statementName(statement.text);
+    return (await client.query<R>({ name, text: statement.text, values: statement.values })).rows;
   } catch (error) {
     broken = !(error instanceof pg.DatabaseError);
     throw error;

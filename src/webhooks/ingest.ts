@@ -24,6 +24,45 @@ export interface IngestDeps {
   pool: Pool;
   metrics: Metrics;
   webhooks: WebhookConfig;
+  notifier: WorkerNotifier;
+}
+
+/**
+ * NOTIFY serialises the commits of every notifying transaction in the cluster, so under load
+ * ingestion wakes the workers once per interval, not per request: the first insert of an interval
+ * notifies in its own transaction; if more arrive before the interval ends, one trailing
+ * pg_notify follows. Workers also poll, so nothing waits for long either way.
+ */
+export class WorkerNotifier {
+  private last = 0;
+  private trailing: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly intervalMs = 25,
+  ) {}
+
+  /** True when this insert should NOTIFY itself. */
+  claim(): boolean {
+    const now = Date.now();
+    if (now - this.last >= this.intervalMs) {
+      this.last = now;
+      return true;
+    }
+    this.trailing ??= setTimeout(
+      () => {
+        this.trailing = null;
+        this.last = Date.now();
+        const service = { dbRole: 'carebook_worker', appRole: 'service', userId: 'webhooks' } as const;
+        queryInContext(this.pool, service, `pg_notify('carebook_webhook_events', 'batch')`, []).catch(
+          () => {},
+        );
+      },
+      this.intervalMs - (now - this.last),
+    );
+    this.trailing.unref();
+    return false;
+  }
 }
 
 /** The event type under which a verified but unreadable body is kept, so that nothing is lost. */
@@ -71,7 +110,7 @@ export async function ingestWebhook(
   }
   if (events.length === 0) return { kind: 'stored', inserted: 0, duplicates: 0 };
 
-  const stored = await storeEvents(deps.pool, provider, integration, request, events);
+  const stored = await storeEvents(deps.pool, provider, integration, request, events, deps.notifier.claim());
   count('accepted', stored.inserted);
   if (stored.duplicates > 0) count('duplicate', stored.duplicates);
   return { kind: 'stored', ...stored };
@@ -83,6 +122,7 @@ async function storeEvents(
   integration: Integration,
   request: RawWebhookRequest,
   events: ProviderEvent[],
+  notify: boolean,
 ): Promise<{ inserted: number; duplicates: number }> {
   const signedHeaders = Object.fromEntries(
     provider.signedHeaders.flatMap((name) =>
@@ -92,7 +132,7 @@ async function storeEvents(
   const rows = await queryInContext<{ inserted: number; duplicates: number }>(
     pool,
     { dbRole: 'carebook_worker', appRole: 'service', userId: `webhook:${provider.name}` },
-    'ingest_webhook_events($1, $2, $3, $4, $5, $6, $7)',
+    'ingest_webhook_events($1, $2, $3, $4, $5, $6, $7, $8)',
     [
       integration.id,
       provider.name,
@@ -109,6 +149,7 @@ async function storeEvents(
       request.url,
       provider.signedHeaders.map((name) => request.headers[name]).find((value) => value !== undefined) ??
         null,
+      notify,
     ],
   );
   return rows[0] ?? { inserted: 0, duplicates: 0 };

@@ -10,7 +10,7 @@ import { ProblemError, problemResponses } from '../http/errors.js';
 import { MAX_BODY_BYTES } from '../http/limits.js';
 import type { TypedApp } from '../http/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import { ingestWebhook } from './ingest.js';
+import { ingestWebhook, WorkerNotifier } from './ingest.js';
 import { IntegrationDirectory, verifyTokensFor } from './integrations.js';
 import { constantTimeEqual } from './providers/crypto.js';
 import { PROVIDERS, type ProviderName, type RawWebhookRequest } from './providers/index.js';
@@ -36,6 +36,7 @@ const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   const api = app as TypedApp;
   const integrations = new IntegrationDirectory(deps.pool);
+  const ingest = { ...deps, notifier: new WorkerNotifier(deps.pool) };
   const warned = new Map<string, number>();
 
   // Raw bytes for every content type (Stripe/Meta/Daily send JSON, Twilio forms or JSON).
@@ -74,7 +75,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
       headers: request.headers as Record<string, string | undefined>,
       body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
     };
-    const result = await ingestWebhook(deps, provider, integration, raw);
+    const result = await ingestWebhook(ingest, provider, integration, raw);
     switch (result.kind) {
       case 'not_configured': {
         const last = warned.get(integration.secretRef) ?? 0;

@@ -88,7 +88,11 @@ export class WebhookWorker {
   /** Runs batches until none is due (tests, benchmarks, `carebook worker --drain`). */
   async drain(): Promise<number> {
     let total = 0;
-    for (let handled = await this.runOnce(); handled > 0; handled = await this.runOnce()) total += handled;
+    while (!this.stopping) {
+      const handled = await this.runOnce();
+      if (handled === 0) break;
+      total += handled;
+    }
     return total;
   }
 

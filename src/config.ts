@@ -102,8 +102,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   },
   {
     name: 'CAREBOOK_WORKER_BATCH_SIZE',
-    default: '50',
-    description: 'Events claimed (and committed) together.',
+    default: '100',
+    description: 'Events claimed together (committed 50 to a transaction).',
   },
   {
     name: 'CAREBOOK_WORKER_LEASE_SECONDS',
@@ -272,7 +272,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     webhooks: { secrets, publicUrl: publicUrl?.replace(/\/+$/, '') ?? null },
     worker: {
       concurrency: integer('CAREBOOK_WORKER_CONCURRENCY', 2, 1, 32),
-      batchSize: integer('CAREBOOK_WORKER_BATCH_SIZE', 50, 1, 500),
+      batchSize: integer('CAREBOOK_WORKER_BATCH_SIZE', 100, 1, 500),
       leaseSeconds: integer('CAREBOOK_WORKER_LEASE_SECONDS', 60, 5, 3600),
       maxAttempts: integer('CAREBOOK_WEBHOOK_MAX_ATTEMPTS', 8, 1, 50),
       metricsPort: integer('CAREBOOK_WORKER_METRICS_PORT', 9464, 0, 65535),

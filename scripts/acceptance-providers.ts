@@ -10,6 +10,7 @@ import {
   signWhatsApp,
   twilioFormBody,
 } from '../test/helpers/provider-signing.js';
+import { dailyEvent, stripeEvent, whatsappBody } from '../test/helpers/webhooks.js';
 
 export interface Api {
   base: string;
@@ -47,15 +48,12 @@ export function deliveries(
     if (response.status !== 200)
       throw new Error(`${route} answered ${response.status}: ${await response.text()}`);
   };
-  const stripe = (type: string, object: object, id = `evt_${randomUUID().replaceAll('-', '')}`) => {
-    const body = JSON.stringify({
-      id,
-      object: 'event',
-      type,
-      created: now(),
-      livemode: false,
-      data: { object },
-    });
+  const stripe = (
+    type: string,
+    object: Record<string, unknown>,
+    id = `evt_${randomUUID().replaceAll('-', '')}`,
+  ) => {
+    const body = stripeEvent(type, object, id);
     return {
       id,
       send: () =>
@@ -72,24 +70,15 @@ export function deliveries(
       'x-twilio-signature': signed.signature,
     });
   };
-  const whatsapp = (value: object) => {
-    const body = JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [{ id: '1', changes: [{ field: 'messages', value }] }],
-    });
+  const whatsapp = (value: Record<string, unknown>) => {
+    const body = whatsappBody(value);
     return post('/webhooks/whatsapp', body, {
       'content-type': 'application/json',
       'x-hub-signature-256': signWhatsApp(body, api.secrets.WHATSAPP_APP_SECRET),
     });
   };
-  const daily = (type: string, payload: object) => {
-    const body = JSON.stringify({
-      version: '1.0.0',
-      type,
-      id: `daily-${randomUUID()}`,
-      payload,
-      event_ts: now(),
-    });
+  const daily = (type: string, payload: Record<string, unknown>) => {
+    const body = dailyEvent(type, payload);
     const timestamp = String(now());
     return post('/webhooks/daily', body, {
       'content-type': 'application/json',

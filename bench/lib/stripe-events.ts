@@ -1,14 +1,9 @@
 // Genuinely signed Stripe deliveries for the ingestion benchmark: a realistic event body (about a
 // kilobyte, like a payment_intent.succeeded) with a fresh id each, and the `Stripe-Signature`
-// header Stripe would send. The signing is written from Stripe's documentation, independently of
-// src/webhooks/providers (as test/helpers/provider-signing.ts is, which benchmarks may not import).
-import { createHmac, randomUUID } from 'node:crypto';
-
-/** The `Stripe-Signature` header: `t=<timestamp>,v1=<hex HMAC-SHA256 of "t.body">`. */
-export function signStripe(body: string | Buffer, secret: string, timestamp: number): string {
-  const signature = createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
-  return `t=${timestamp},v1=${signature}`;
-}
+// header Stripe would send (signed by the fake provider the tests use, written apart from
+// src/webhooks/providers).
+import { randomUUID } from 'node:crypto';
+import { signStripe } from '../../test/helpers/provider-signing.js';
 
 export interface SignedDelivery {
   body: string;

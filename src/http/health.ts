@@ -2,7 +2,7 @@
 // migration on disk is applied and verified — a load balancer sends traffic only then.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { readStatus } from '../db/migrate/runner.js';
+import { readDiskState, readStatus } from '../db/migrate/runner.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
 const Readiness = Type.Object({
@@ -16,6 +16,9 @@ const Readiness = Type.Object({
 });
 
 export async function healthRoutes(app: FastifyInstance, options: { pool: Pool }): Promise<void> {
+  // The files a process runs with do not change under it: read and hash them once, not per probe.
+  const disk = readDiskState();
+  disk.catch(() => {}); // a failure surfaces in the first probe that awaits it
   app.get(
     '/healthz',
     { schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -29,7 +32,7 @@ export async function healthRoutes(app: FastifyInstance, options: { pool: Pool }
       let client: PoolClient | null = null;
       try {
         client = await options.pool.connect();
-        const status = await readStatus(client);
+        const status = await readStatus(client, await disk);
         const body = {
           database: 'ok' as const,
           migrations: {

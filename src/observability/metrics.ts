@@ -71,45 +71,53 @@ function registerQueueGauges(registry: client.Registry, read: () => Promise<Queu
     if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), stats: read().catch(() => []) };
     return cached.stats;
   };
-  new client.Gauge({
-    name: 'webhook_dead_letters',
-    help: 'Events in the dead-letter state (replay with `carebook replay`).',
-    labelNames: ['provider'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const stat of await stats())
-        if (stat.status === 'dead_letter') this.set({ provider: stat.provider }, stat.events);
-    },
-  });
-  new client.Gauge({
-    name: 'webhook_queue_depth',
-    help: 'Events waiting to be handled (pending, failed awaiting retry, or processing).',
-    labelNames: ['provider'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const depth = new Map<string, number>();
-      for (const stat of await stats()) {
-        if (stat.status !== 'dead_letter')
-          depth.set(stat.provider, (depth.get(stat.provider) ?? 0) + stat.events);
-      }
-      for (const [provider, events] of depth) this.set({ provider }, events);
-    },
-  });
-  new client.Gauge({
-    name: 'webhook_oldest_pending_age_seconds',
-    help: 'Age of the oldest event not yet handled, by provider.',
-    labelNames: ['provider'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const oldest = new Map<string, number>();
-      for (const stat of await stats()) {
-        if (stat.oldestSeconds !== null)
-          oldest.set(stat.provider, Math.max(oldest.get(stat.provider) ?? 0, stat.oldestSeconds));
-      }
-      for (const [provider, seconds] of oldest) this.set({ provider }, seconds);
-    },
-  });
+  const gauge = (name: string, help: string, pick: (summary: QueueSummary) => Record<string, number>) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['provider'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [provider, value] of Object.entries(pick(summarizeQueue(await stats()))))
+          this.set({ provider }, value);
+      },
+    });
+  gauge(
+    'webhook_dead_letters',
+    'Events in the dead-letter state (replay with `carebook replay`).',
+    (q) => q.deadLetters,
+  );
+  gauge(
+    'webhook_queue_depth',
+    'Events waiting to be handled (pending, failed awaiting retry, or processing).',
+    (q) => q.depth,
+  );
+  gauge(
+    'webhook_oldest_pending_age_seconds',
+    'Age of the oldest event not yet handled, by provider.',
+    (q) => q.oldestSeconds,
+  );
+}
+
+export interface QueueSummary {
+  depth: Record<string, number>;
+  oldestSeconds: Record<string, number>;
+  deadLetters: Record<string, number>;
+}
+
+/** webhook_queue_stats() rows by provider: waiting events, the oldest one's age, dead letters. */
+export function summarizeQueue(stats: readonly QueueStat[]): QueueSummary {
+  const summary: QueueSummary = { depth: {}, oldestSeconds: {}, deadLetters: {} };
+  for (const stat of stats) {
+    if (stat.status === 'dead_letter') summary.deadLetters[stat.provider] = stat.events;
+    else summary.depth[stat.provider] = (summary.depth[stat.provider] ?? 0) + stat.events;
+    if (stat.oldestSeconds !== null) {
+      summary.oldestSeconds[stat.provider] = Math.max(
+        summary.oldestSeconds[stat.provider] ?? 0,
+        stat.oldestSeconds,
+      );
+    }
+  }
+  return summary;
 }

@@ -3,8 +3,9 @@
 // events handled in the last minute per provider — true across every worker process).
 import type { Pool } from '../db/pool.js';
 import { withTenant } from '../db/tenant.js';
+import { queueStats } from '../webhooks/queue.js';
 import { adminContext } from '../webhooks/replay.js';
-import type { Metrics } from './metrics.js';
+import { type Metrics, summarizeQueue } from './metrics.js';
 
 export interface DashboardStats {
   at: string;
@@ -74,13 +75,8 @@ export async function dashboardStats(pool: Pool, metrics: Metrics, actor: string
     const provider = String(value.labels.provider);
     received[provider] = { ...received[provider], [String(value.labels.outcome)]: value.value };
   }
+  const queue = summarizeQueue(await queueStats(pool));
   const database = await withTenant(pool, adminContext(actor), async (client) => {
-    const queue = await client.query<{
-      provider: string;
-      status: string;
-      events: string;
-      oldest_seconds: number | null;
-    }>('SELECT * FROM webhook_queue_stats()');
     const handled = await client.query<{ provider: string; n: number }>(
       `SELECT provider, count(*)::int AS n FROM webhook_events
         WHERE status = 'success' AND processed_at > now() - interval '1 minute' GROUP BY provider`,
@@ -88,17 +84,8 @@ export async function dashboardStats(pool: Pool, metrics: Metrics, actor: string
     const holds = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM appointments WHERE status = 'pending_payment'`,
     );
-    return { queue: queue.rows, handled: handled.rows, holds: holds.rows[0]?.n ?? 0 };
+    return { handled: handled.rows, holds: holds.rows[0]?.n ?? 0 };
   });
-  const queueDepth: Record<string, number> = {};
-  const oldest: Record<string, number> = {};
-  const dead: Record<string, number> = {};
-  for (const row of database.queue) {
-    if (row.status === 'dead_letter') dead[row.provider] = Number(row.events);
-    else queueDepth[row.provider] = (queueDepth[row.provider] ?? 0) + Number(row.events);
-    if (row.oldest_seconds !== null)
-      oldest[row.provider] = Math.max(oldest[row.provider] ?? 0, Math.round(row.oldest_seconds));
-  }
   return {
     at: new Date().toISOString(),
     booking: {
@@ -111,9 +98,11 @@ export async function dashboardStats(pool: Pool, metrics: Metrics, actor: string
     webhooks: {
       received,
       handledLastMinute: Object.fromEntries(database.handled.map((row) => [row.provider, row.n])),
-      queueDepth,
-      oldestPendingSeconds: oldest,
-      deadLetters: dead,
+      queueDepth: queue.depth,
+      oldestPendingSeconds: Object.fromEntries(
+        Object.entries(queue.oldestSeconds).map(([p, v]) => [p, Math.round(v)]),
+      ),
+      deadLetters: queue.deadLetters,
     },
   };
 }

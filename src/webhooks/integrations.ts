@@ -23,7 +23,7 @@ const SERVICE = { dbRole: 'carebook_worker', appRole: 'service', userId: 'webhoo
 
 /** Looks integrations up, caching them briefly: ingestion must not cost an extra query per event. */
 export class IntegrationDirectory {
-  private readonly cache = new Map<string, { at: number; value: Integration | null }>();
+  private readonly cache = new Map<string, { until: number; value: Integration | null }>();
 
   constructor(
     private readonly pool: Pool,
@@ -37,7 +37,7 @@ export class IntegrationDirectory {
   ): Promise<Integration | null> {
     const key = `${provider}:${idOrName}`;
     const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    if (hit && Date.now() < hit.until) return hit.value;
     const value = await withTenant(this.pool, SERVICE, async (client) => {
       const result = await client.query<{ id: string; secret_ref: string }>(
         // A handful of rows, cached: matching id as text keeps one statement for both forms.
@@ -48,7 +48,7 @@ export class IntegrationDirectory {
       return row ? { id: row.id, provider, secretRef: row.secret_ref } : null;
     });
     // A miss is remembered briefly only, so that a newly added account answers within seconds.
-    this.cache.set(key, { at: value ? Date.now() : Date.now() - this.ttlMs + 5_000, value });
+    this.cache.set(key, { until: Date.now() + (value ? this.ttlMs : 5_000), value });
     return value;
   }
 }

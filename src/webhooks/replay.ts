@@ -75,7 +75,7 @@ export async function listEvents(
   actor: string,
   filter: ReplayFilter,
 ): Promise<ReplayCandidate[]> {
-  return (await selectEvents(pool, actor, filter)).map(candidate);
+  return (await selectEvents(pool, actor, filter, false)).map(candidate);
 }
 
 export async function replayEvents(
@@ -86,7 +86,7 @@ export async function replayEvents(
   if (options.reason.trim().length < 3) throw new Error('a replay needs a reason of at least 3 characters');
   if (filter.status !== 'dead_letter' && filter.status !== 'failed')
     throw new Error('only dead_letter or failed events can be replayed');
-  const rows = await selectEvents(deps.pool, options.actor, filter);
+  const rows = await selectEvents(deps.pool, options.actor, filter, true);
   const skipped: ReplayReport['skipped'] = [];
   const verified = rows.filter((row) => {
     const verdict = PROVIDERS[row.provider].verify(
@@ -129,11 +129,19 @@ export async function replayEvents(
   return { dryRun: options.dryRun, matched: rows.length, replayed, events: verified.map(candidate), skipped };
 }
 
-async function selectEvents(pool: Pool, actor: string, filter: ReplayFilter): Promise<Row[]> {
+/** Matching events; with `request`, also the stored request a replay verifies (raw body and all). */
+async function selectEvents(
+  pool: Pool,
+  actor: string,
+  filter: ReplayFilter,
+  request: boolean,
+): Promise<Row[]> {
+  // The dashboard lists dead letters every two seconds: the raw bodies stay in the table for that.
+  const stored = request ? 'e.raw_body, e.signed_headers, e.request_url, i.secret_ref,' : '';
   return withTenant(pool, adminContext(actor), async (client) => {
     const result = await client.query<Row>(
-      `SELECT e.id, e.provider, e.event_type, e.event_id, e.status, e.attempts, e.error, e.note, e.received_at, e.raw_body,
-              e.signed_headers, e.request_url, i.secret_ref, e.webhook_id
+      `SELECT e.id, e.provider, e.event_type, e.event_id, e.status, e.attempts, e.error, e.note, e.received_at,
+              ${stored} e.webhook_id
          FROM webhook_events e JOIN integrations i ON i.id = e.webhook_id
         WHERE e.status = $1 AND ($2::text IS NULL OR e.provider = $2) AND ($3::text IS NULL OR e.event_type = $3)
           AND ($4::timestamptz IS NULL OR e.received_at >= $4) AND ($5::uuid[] IS NULL OR e.id = ANY ($5))

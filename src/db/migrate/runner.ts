@@ -188,12 +188,24 @@ async function ensureBookkeeping(client: pg.Client): Promise<void> {
   `);
 }
 
+/** The migration files and what is wrong with them, without a database. */
+export interface DiskState {
+  files: MigrationFile[];
+  problems: Problem[];
+}
+
+export async function readDiskState(dir = MIGRATIONS_DIR): Promise<DiskState> {
+  const { files, problems } = await readMigrationFiles(dir);
+  return { files, problems: [...problems, ...compareWithManifest(files, await readManifest(dir))] };
+}
+
+/** Files, applied migrations and every problem; `disk` may be read once and reused (/readyz). */
 export async function readStatus(
   client: Pick<pg.ClientBase, 'query'>,
-  dir = MIGRATIONS_DIR,
+  disk: DiskState | string = MIGRATIONS_DIR,
 ): Promise<MigrationStatus> {
-  const { files, problems } = await readMigrationFiles(dir);
-  problems.push(...compareWithManifest(files, await readManifest(dir)));
+  const { files, problems: diskProblems } = typeof disk === 'string' ? await readDiskState(disk) : disk;
+  const problems = [...diskProblems];
   const applied = await readApplied(client);
   const byName = new Map(files.map((file) => [file.name, file]));
   applied.forEach((migration, index) => {

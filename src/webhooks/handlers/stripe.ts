@@ -1,7 +1,12 @@
 // Stripe → payments. A PaymentIntent that Carebook created carries metadata.carebook_payment_id;
 // a Charge (charge.refunded) is matched by its payment_intent once that is known.
 import { isUuid } from '../../db/tenant.js';
-import { field, type Handler, optionalField, PermanentEventError } from './types.js';
+import { type ClaimedEvent, field, type Handler, optionalField, PermanentEventError } from './types.js';
+
+/** The event's `data.object` (a PaymentIntent or a Charge). */
+function dataObject(event: ClaimedEvent): unknown {
+  return (event.payload.data as { object?: unknown } | undefined)?.object;
+}
 
 function paymentId(object: unknown): string | null {
   const id = optionalField(object, 'metadata.carebook_payment_id');
@@ -26,14 +31,14 @@ async function apply(
 }
 
 export const paymentIntentSucceeded: Handler = async (client, event) => {
-  const intent = event.payload.data && (event.payload.data as { object?: unknown }).object;
+  const intent = dataObject(event);
   const payment = paymentId(intent);
   if (payment === null) return 'ignored: not a Carebook PaymentIntent (no metadata.carebook_payment_id)';
   return apply(client, payment, field(intent, 'id'), 'succeeded', null);
 };
 
 export const paymentIntentFailed: Handler = async (client, event) => {
-  const intent = event.payload.data && (event.payload.data as { object?: unknown }).object;
+  const intent = dataObject(event);
   const payment = paymentId(intent);
   if (payment === null) return 'ignored: not a Carebook PaymentIntent (no metadata.carebook_payment_id)';
   return apply(
@@ -46,7 +51,7 @@ export const paymentIntentFailed: Handler = async (client, event) => {
 };
 
 export const chargeRefunded: Handler = async (client, event) => {
-  const charge = event.payload.data && (event.payload.data as { object?: unknown }).object;
+  const charge = dataObject(event);
   // Stripe sends charge.refunded for partial refunds too; only a full refund (refunded: true)
   // refunds the payment. A partial one is noted on the event and left to staff.
   if ((charge as { refunded?: unknown } | undefined)?.refunded === false) {

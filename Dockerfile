@@ -6,7 +6,8 @@
 #   docker run -e DATABASE_URL=… carebook worker                                         (/metrics on 9464)
 # docker-compose.yml wires them together with PostgreSQL, Prometheus and Grafana.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24, the active LTS line (Node 20 reached its end of life on 2026-04-30).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: every dependency (TypeScript included), compile src/ to dist/ ---------------------
 FROM ${NODE_IMAGE} AS build
@@ -25,9 +26,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: skips `prepare` (tsc is a dev dependency and is not installed here) and the
 # install scripts of embedded-postgres's platform binaries.
-# embedded-postgres is a runtime dependency, but only `carebook dev` without DATABASE_URL starts
-# it; every container sets DATABASE_URL, so it is never imported or started (src/db/database.ts
-# imports it lazily). --omit=optional leaves out its PostgreSQL binaries (its optional platform
+# embedded-postgres is a runtime dependency, but only a command without DATABASE_URL starts its
+# binaries; every container sets DATABASE_URL, so they are never looked up (src/db/embedded-layout.ts
+# resolves them only then). --omit=optional leaves out its PostgreSQL binaries (its optional platform
 # packages, ~60 MB) and pg-cloudflare (pg loads it only on Cloudflare Workers).
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
@@ -51,9 +52,10 @@ COPY --from=build /app/dist ./dist
 # dist/db/migrate/ → ../../../migrations), manifest.json included.
 COPY migrations ./migrations
 # Operator tools (bash is in the image): webhook_replay.sh, queue_status.sh and expire_holds.sh
-# wrap `node dist/cli.js …`. db_backup.sh / db_restore.sh need pg_dump, pg_restore and psql, which
+# wrap `node bin/carebook.js …`, which runs dist/ here (there is no src/ in the image). db_backup.sh / db_restore.sh need pg_dump, pg_restore and psql, which
 # this image does not have: run those from a host with the PostgreSQL 15 client tools.
 COPY tools ./tools
+COPY bin ./bin
 
 # The official image's unprivileged user (uid 1000).
 USER node

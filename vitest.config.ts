@@ -4,8 +4,16 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Runbook scripts need PostgreSQL's client tools (pg_dump, psql): `npm run test:runbook`.
-    // The browser test needs Chromium: `npm run test:browser`.
-    exclude: ['test/runbook/**', 'test/browser/**', 'node_modules/**'],
+    // The PgBouncer suite needs Debian's pgbouncer and DATABASE_URL: `npm run test:pgbouncer`.
+    // The browser test needs Chromium: `npm run test:browser`. The replica test needs the
+    // PostgreSQL 15 server binaries: `npm run test:replica`.
+    exclude: [
+      'test/runbook/**',
+      'test/browser/**',
+      'test/pgbouncer/**',
+      'test/replica/**',
+      'node_modules/**',
+    ],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,

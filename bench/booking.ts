@@ -1,7 +1,10 @@
 // npm run bench:booking — booking throughput and latency through the API, side by side with the
 // same procedure called directly (a bare pg pool sending the API's exact statement) and with
 // pgbench (the database's own limit), at 1, 8 and 32 concurrent clients on distinct free slots;
-// then a 200-way race on one slot. Target (DESIGN.md): API ≥ 80 % of direct. Timing is never
+// then a 200-way race on one slot; the direct booking again with the outbox staging triggers off
+// (what staging costs; target ≤ 10 %); and the API again through a real PgBouncer in transaction mode
+// (src/dev/pgbouncer.ts; a line says so when it is not installed), measured right after the direct
+// API at each concurrency. Target (DESIGN.md): API ≥ 80 % of direct. Timing is never
 // asserted: the exit status is 1 only for wrong answers (a non-201 booking, a double booking, a
 // race with other than one winner, a count that does not add up).
 // Uses DATABASE_URL's server when set, else an embedded PostgreSQL in .carebook/bench; a throwaway
@@ -10,16 +13,31 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { openCluster, uniqueDatabaseName } from '../src/db/cluster.js';
 import { migrateUp } from '../src/db/migrate/runner.js';
-import { callInContext } from '../src/db/tenant.js';
-import { signToken, tenantContext } from '../src/http/auth.js';
-import { startAppWorker } from './lib/app-worker.js';
+import {
+  type PgBouncer,
+  pgbouncerInstalled,
+  pgbouncerVersion,
+  startPgBouncer,
+} from '../src/dev/pgbouncer.js';
+import { signToken } from '../src/http/auth.js';
+import { type AppWorker, startAppWorker } from './lib/app-worker.js';
+import {
+  bookingStatements,
+  HOLD_MINUTES,
+  postBooking,
+  RACE_SIZE,
+  RACES,
+  races,
+  STAFF_USER,
+} from './lib/booking-requests.js';
 import { type LoopResult, runClosedLoop } from './lib/closed-loop.js';
 import { wholeNumberFromEnv } from './lib/env.js';
 import { BenchDatabase, patientId, slotId } from './lib/fixtures.js';
 import { median } from './lib/latency.js';
+import { printStagingCost, withoutOutboxStaging } from './lib/outbox-cost.js';
 import { pgbenchVersion, runPgbench } from './lib/pgbench.js';
 import { fixed, formatTable, percent } from './lib/table.js';
 
@@ -27,15 +45,20 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const CONCURRENCY = [1, 8, 32] as const;
 const POOL_MAX = 32; // API and direct pools alike: at least the highest concurrency
 const WARMUP_SECONDS = 1;
-const RACE_SIZE = 200;
-const RACES = 3;
-const HOLD_MINUTES = 15;
-const STAFF_USER = 'bench-staff';
 const progress = (line: string) => process.stderr.write(`· ${line}\n`);
 
 const API_COLUMNS = ['API req/s', 'p50 ms', 'p99 ms'];
 const DIRECT_COLUMNS = ['direct pg req/s', 'p50 ms', 'p99 ms'];
 const COLUMNS = ['clients', ...API_COLUMNS, ...DIRECT_COLUMNS, 'pgbench tps', 'API/direct', 'API/pgbench'];
+const POOLED_COLUMNS = [
+  'clients',
+  ...API_COLUMNS,
+  'via PgBouncer req/s',
+  'p50 ms',
+  'p99 ms',
+  'PgBouncer/API',
+  'PgBouncer/direct',
+];
 
 type Task = (client: number) => Promise<boolean | null>;
 
@@ -43,99 +66,11 @@ interface Point {
   clients: number;
   api: LoopResult;
   direct: LoopResult;
+  /** The same direct booking with the outbox staging triggers disabled. */
+  unstaged: LoopResult;
   pgbenchTps: number | null;
-}
-
-/**
- * The statement src/booking/service.ts sends for POST /api/appointments, built the same way (its
- * context for a staff member, book_appointment called LATERAL), and a pgbench version of it: the
- * context as literals, the slot from a sequence so every call gets a distinct free slot, the
- * patient from pgbench's client number, a fresh idempotency key.
- */
-function bookingStatements(clinicId: string) {
-  const context = tenantContext({ sub: STAFF_USER, role: 'staff', clinicId, patientId: null });
-  // The service's own builder, with the service's own call: the arguments are $1…$4, the context after them.
-  const placeholders = ['slot', 'patient', 'key', 'metadata'];
-  const statement = callInContext(context, 'book_appointment($1, $2, ctx.user_id, $3, $4)', placeholders, {
-    'carebook.hold_minutes': String(HOLD_MINUTES),
-  });
-  const contextValues = statement.values.slice(placeholders.length) as string[];
-  const pgbenchArguments = [
-    "bench.slot_id(nextval('bench.slot_seq'))",
-    'bench.patient_id(:patient_base::bigint + :client_id::bigint)',
-    "'pgbench-' || gen_random_uuid()",
-    "'{}'::jsonb",
-  ];
-  const pgbenchScript = `${statement.text.replace(/\$(\d+)/g, (_, digits: string) => {
-    const index = Number(digits) - 1;
-    return index < placeholders.length
-      ? (pgbenchArguments[index] as string)
-      : pg.escapeLiteral(contextValues[index - placeholders.length] ?? '');
-  })};\n`;
-  return { sql: statement.text, contextValues, pgbenchScript };
-}
-
-/** POSTs one booking as the staff member; resolves to the status after reading the body. */
-async function postBooking(
-  api: { url: string; token: string; agent: Agent },
-  slot: number,
-  patient: number,
-  key: string,
-): Promise<{ status: number; body: string }> {
-  const response = await request(`${api.url}/api/appointments`, {
-    method: 'POST',
-    dispatcher: api.agent,
-    headers: {
-      authorization: `Bearer ${api.token}`,
-      'content-type': 'application/json',
-      'idempotency-key': key,
-    },
-    body: JSON.stringify({ slot_id: slotId(slot), patient_id: patientId(patient) }),
-  });
-  return { status: response.statusCode, body: await response.body.text() };
-}
-
-/** RACE_SIZE requests for one slot at once, RACES times; returns the wall times and any problems. */
-async function races(
-  db: BenchDatabase,
-  appUrl: string,
-  token: string,
-): Promise<{ ms: number[]; won: number; problems: string[] }> {
-  const patients = db.allocatePatients(RACE_SIZE);
-  const agent = new Agent({ connections: RACE_SIZE, pipelining: 1 });
-  const api = { url: appUrl, token, agent };
-  const result = { ms: [] as number[], won: 0, problems: [] as string[] };
-  try {
-    // Open every connection first: the race should time booking, not TCP handshakes.
-    await Promise.all(
-      Array.from({ length: RACE_SIZE }, () =>
-        request(`${appUrl}/healthz`, { dispatcher: agent }).then((r) => r.body.dump()),
-      ),
-    );
-    for (let race = 0; race < RACES; race++) {
-      await db.slots.ensure(1);
-      const slot = db.slots.take() as number;
-      const started = process.hrtime.bigint();
-      const statuses = await Promise.all(
-        Array.from({ length: RACE_SIZE }, async (_, i) => {
-          return (await postBooking(api, slot, patients + i, `race-${race}-${i}`)).status;
-        }),
-      );
-      result.ms.push(Number(process.hrtime.bigint() - started) / 1e6);
-      const won = statuses.filter((status) => status === 201).length;
-      const lost = statuses.filter((status) => status === 409).length;
-      result.won += won;
-      if (won !== 1 || lost !== RACE_SIZE - 1) {
-        const others = statuses.filter((status) => status !== 201 && status !== 409);
-        result.problems.push(
-          `race ${race + 1}: ${won} × 201, ${lost} × 409, other statuses [${others.join(', ')}] (expected one 201)`,
-        );
-      }
-    }
-  } finally {
-    await agent.close();
-  }
-  return result;
+  /** The API with DATABASE_URL through PgBouncer in transaction mode (when it is installed). */
+  pooled: LoopResult | null;
 }
 
 async function main(): Promise<number> {
@@ -158,21 +93,36 @@ async function main(): Promise<number> {
     const secret = randomBytes(32).toString('base64url');
     const token = await signToken(secret, { sub: STAFF_USER, role: 'staff', clinic_id: db.clinicId });
 
-    const app = await startAppWorker({
-      env: {
-        DATABASE_URL: url,
-        CAREBOOK_JWT_SECRET: secret,
-        CAREBOOK_DB_POOL_MAX: String(POOL_MAX),
-        CAREBOOK_HOLD_MINUTES: String(HOLD_MINUTES),
-        LOG_LEVEL: 'silent',
-      },
-    });
+    const appEnv = {
+      CAREBOOK_JWT_SECRET: secret,
+      CAREBOOK_DB_POOL_MAX: String(POOL_MAX),
+      CAREBOOK_HOLD_MINUTES: String(HOLD_MINUTES),
+      // One staff member books thousands of slots a second here: the per-subject booking limit
+      // (30 a minute by default) is not what this measures.
+      CAREBOOK_RATE_LIMIT_BOOKINGS: '0',
+      LOG_LEVEL: 'silent',
+    };
+    const app = await startAppWorker({ env: { ...appEnv, DATABASE_URL: url } });
     cleanup.unshift(() => app.close());
+    // The same app with DATABASE_URL through PgBouncer; it detects the transaction pooling itself.
+    let bouncer: PgBouncer | null = null;
+    let pooledApp: AppWorker | null = null;
+    if (pgbouncerInstalled()) {
+      const login = new URL(url);
+      bouncer = await startPgBouncer({
+        serverUrl: url,
+        users: { [decodeURIComponent(login.username)]: decodeURIComponent(login.password) },
+        poolSize: POOL_MAX,
+      });
+      cleanup.push(() => (bouncer as PgBouncer).stop());
+      pooledApp = await startAppWorker({ env: { ...appEnv, DATABASE_URL: bouncer.urlFor(url) } });
+      cleanup.unshift(() => (pooledApp as AppWorker).close());
+    }
     const direct = new pg.Pool({ connectionString: url, max: POOL_MAX });
     direct.on('error', () => {}); // an idle client dropped by the server surfaces on its next query
     cleanup.unshift(() => direct.end());
     const pgbench = await pgbenchVersion();
-    const booked = { api: 0, direct: 0, pgbench: 0, race: 0 };
+    const booked = { api: 0, direct: 0, pgbench: 0, race: 0, pooled: 0 };
 
     const directTask =
       (patients: number): Task =>
@@ -189,12 +139,12 @@ async function main(): Promise<number> {
         return result.rows[0]?.response_status === 201;
       };
     const apiTask =
-      (agent: Agent, patients: number): Task =>
+      (appUrl: string, agent: Agent, patients: number): Task =>
       async (client) => {
         const slot = db.slots.take();
         if (slot === null) return null;
         const response = await postBooking(
-          { url: app.url, token, agent },
+          { url: appUrl, token, agent },
           slot,
           patients + client,
           `api-${slot}`,
@@ -224,12 +174,29 @@ async function main(): Promise<number> {
       progress(`${clients} clients: direct pg`);
       const d = await measure('direct pg', clients, directTask(db.allocatePatients(clients)));
       booked.direct += d.made;
+      progress(`${clients} clients: direct pg, outbox staging off`);
+      const u = await withoutOutboxStaging(url, () =>
+        measure('direct pg, no outbox staging', clients, directTask(db.allocatePatients(clients))),
+      );
+      booked.direct += u.made;
 
       progress(`${clients} clients: API`);
       const agent = new Agent({ connections: clients, pipelining: 1 });
-      const task = apiTask(agent, db.allocatePatients(clients));
+      const task = apiTask(app.url, agent, db.allocatePatients(clients));
       const a = await measure('API', clients, task).finally(() => agent.close());
       booked.api += a.made;
+
+      let pooled: LoopResult | null = null;
+      if (pooledApp) {
+        progress(`${clients} clients: API through PgBouncer`);
+        const pooledAgent = new Agent({ connections: clients, pipelining: 1 });
+        const pooledTask = apiTask(pooledApp.url, pooledAgent, db.allocatePatients(clients));
+        const p = await measure('API through PgBouncer', clients, pooledTask).finally(() =>
+          pooledAgent.close(),
+        );
+        booked.pooled += p.made;
+        pooled = p.result;
+      }
 
       let pgbenchTps: number | null = null;
       if (pgbench) {
@@ -253,7 +220,7 @@ async function main(): Promise<number> {
           db.observeRate(run.tps);
         }
       }
-      points.push({ clients, api: a.result, direct: d.result, pgbenchTps });
+      points.push({ clients, api: a.result, direct: d.result, unstaged: u.result, pgbenchTps, pooled });
     }
 
     progress(`${RACES} races of ${RACE_SIZE} requests on one slot`);
@@ -261,7 +228,8 @@ async function main(): Promise<number> {
     booked.race = race.won;
     problems.push(...race.problems);
     await app.close();
-    const expected = booked.api + booked.direct + booked.pgbench + booked.race;
+    await pooledApp?.close();
+    const expected = booked.api + booked.direct + booked.pgbench + booked.race + booked.pooled;
     problems.push(...(await db.verify(expected)));
 
     const where = cluster.embedded ? 'embedded' : 'DATABASE_URL';
@@ -290,6 +258,33 @@ async function main(): Promise<number> {
       ),
     );
     if (!pgbench) console.log('pgbench: not on PATH');
+    printStagingCost(points);
+    if (pooledApp) {
+      console.log(
+        `\nThe API with DATABASE_URL through PgBouncer (${await pgbouncerVersion()}, pool_mode = transaction, ` +
+          `default_pool_size = ${POOL_MAX}), measured right after the direct API at each concurrency:`,
+      );
+      console.log(
+        formatTable(
+          POOLED_COLUMNS,
+          points.map((p) => [
+            String(p.clients),
+            fixed(p.api.rate),
+            fixed(p.api.latency.percentile(50), 2),
+            fixed(p.api.latency.percentile(99), 2),
+            fixed(p.pooled?.rate),
+            fixed(p.pooled?.latency.percentile(50), 2),
+            fixed(p.pooled?.latency.percentile(99), 2),
+            percent(p.pooled?.rate ?? null, p.api.rate),
+            percent(p.pooled?.rate ?? null, p.direct.rate),
+          ]),
+        ),
+      );
+    } else {
+      console.log(
+        'PgBouncer: /usr/sbin/pgbouncer is not installed (apt-get install -y pgbouncer); no rows through it',
+      );
+    }
     console.log(
       `${RACE_SIZE}-way race on one slot through the API, ${RACES} runs: settled in min ${fixed(Math.min(...race.ms), 1)} ms, ` +
         `median ${fixed(median(race.ms), 1)} ms; one 201 and ${RACE_SIZE - 1} × 409 each: ${race.problems.length ? 'NO' : 'yes'}`,
@@ -301,7 +296,7 @@ async function main(): Promise<number> {
       );
     }
     console.log(
-      `bookings: ${booked.api} API + ${booked.direct} direct + ${booked.pgbench} pgbench + ${booked.race} race = ${expected} (warm-ups included); ` +
+      `bookings: ${booked.api} API + ${booked.direct} direct + ${booked.pgbench} pgbench + ${booked.race} race + ${booked.pooled} through PgBouncer = ${expected} (warm-ups included); ` +
         'appointments in the database and double-booked slots checked',
     );
   } catch (error) {

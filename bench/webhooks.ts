@@ -1,19 +1,30 @@
-// npm run bench:webhooks — the webhook pipeline's two speeds, each side by side with its baseline
-// in one run on one database:
-// 1. Drain: N pending no-op events (a type without a handler: settled `success` with an "ignored"
-//    note) drained by Carebook's WebhookWorker, and N no-op jobs drained by graphile-worker in its
-//    batched configuration (local queue, batched completion; the settings tried are printed and
-//    the fastest is used), with the same payload, concurrency and connection budget.
-//    Target (DESIGN.md): ≥ 2× graphile-worker.
-// 2. Ingestion: signed Stripe events, each with a fresh id, POSTed by 1, 8 and 32 closed-loop
+// npm run bench:webhooks — the queue engine and the webhook pipeline, each measured side by side
+// with its baseline in one run on one database:
+// 1. In-transaction drain: N pending events drained by Carebook's QueueWorker over the webhooks
+//    kind, against N no-op jobs drained by graphile-worker in its batched configuration (local
+//    queue, batched completion; the settings tried are printed, the fastest is used at every
+//    concurrency); same payload, loops and connection budget. Carebook in two variants: a no-op
+//    handler (runs no SQL, returns a note; the batch is recorded first — the headline, graphile's
+//    no-op task's counterpart) and an ignored type (no handler, no batch record); loops 2 and 4 ×
+//    batch 100/250/500, and two instances × 2 loops at the fastest batch.
+//    Target (DESIGN.md): ≥ 1.5× graphile-worker's batched best, at the same loop count and fastest
+//    against fastest; 2× the goal. CPU µs per item (Node, PostgreSQL backends, machine) beside it.
+// 2. Claim–call–settle drain: N records of a wide table (bench_calls, like the outbox) with a job
+//    each, POSTed to a local endpoint (a worker thread answering 200 at once) by QueueWorker with a
+//    CallKind (lease, call with no transaction open, fenced settle that marks the record sent),
+//    against graphile-worker running a task that makes the same call; 10 and 20 calls in flight on
+//    each side. Target: ≥ 1.0× graphile-worker.
+// 3. Ingestion: signed Stripe events, each with a fresh id, POSTed by 1, 8 and 32 closed-loop
 //    clients to the real app and to a bare endpoint doing the same single INSERT without
 //    verification. Targets: ≥ 80 % of the bare endpoint's throughput; p99 under 50 ms.
-// Timing is never asserted: the exit status is 1 only for wrong answers (an event not settled
-// exactly once, a job not run exactly once, a non-200 or unstored delivery, a row count that does
-// not add up). Uses DATABASE_URL's server when set, else an embedded PostgreSQL in
-// .carebook/bench; a throwaway database either way. BENCH_EVENTS (default 100000) sets N,
-// BENCH_SECONDS (default 5) each ingestion measurement, BENCH_DRAIN_CAP_SECONDS (default 15) the
-// longest one drain may run (a capped run reports its rate over the items it settled).
+// Timing is never asserted: the exit status is 1 only for wrong answers (an item not settled
+// exactly once, a call not made exactly once, a non-200 or unstored delivery, a row count that
+// does not add up). Uses DATABASE_URL's server when set, else an embedded PostgreSQL in
+// .carebook/bench; a throwaway database either way.
+// Environment: BENCH_EVENTS (default 100000) sets part 1's N; BENCH_CALL_JOBS (default 20000)
+// part 2's; BENCH_SECONDS (default 5) each ingestion measurement; BENCH_DRAIN_CAP_SECONDS
+// (default 15) the longest one drain may run (a capped run reports its rate over the items it
+// settled); BENCH_PARTS (default 123) which parts run, e.g. BENCH_PARTS=2.
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
@@ -22,49 +33,14 @@ import { openCluster, uniqueDatabaseName } from '../src/db/cluster.js';
 import { migrateUp } from '../src/db/migrate/runner.js';
 import { type AppWorker, startAppWorker } from './lib/app-worker.js';
 import { BARE_APPLICATION_NAME, startBareIngest } from './lib/bare-ingest.js';
-import { wholeNumberFromEnv } from './lib/env.js';
-import {
-  type DrainResult,
-  drainCarebook,
-  drainGraphile,
-  type GraphileSettings,
-  installGraphileWorker,
-} from './lib/webhook-drain.js';
+import { callPart, type DrainSettings, inTransactionPart } from './lib/drain-parts.js';
+import { printDrainReport } from './lib/drain-report.js';
+import { choicesFromEnv, wholeNumberFromEnv } from './lib/env.js';
+import { installGraphileWorker } from './lib/graphile-drain.js';
+import { type IngestPoint, type IngestReport, printIngestReport } from './lib/ingest-report.js';
 import { runIngest, storedByPrefix } from './lib/webhook-ingest.js';
-import {
-  type CarebookRun,
-  type DrainReport,
-  type GraphileTrial,
-  graphileLabel,
-  type IngestPoint,
-  type IngestReport,
-  printDrainReport,
-  printIngestReport,
-} from './lib/webhook-report.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-/** Connections each drainer may use: graphile-worker's default pool size (Carebook needs fewer). */
-const DRAIN_POOL_MAX = 10;
-const DRAIN_CONCURRENCY = [2, 4] as const;
-/**
- * graphile-worker's batching settings tried at the higher concurrency: a local queue of
- * concurrency + 1 (its docs' starting point) up to 500 (the size of its own published performance
- * run), completions batched immediately (0 ms, as in that run) and, at the largest queue, over
- * 10 ms. The fastest is used at every concurrency.
- */
-const GRAPHILE_TRIALS: readonly GraphileSettings[] = [
-  { localQueueSize: 5, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-  { localQueueSize: 50, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-  { localQueueSize: 200, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-  { localQueueSize: 500, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-  { localQueueSize: 500, completeJobBatchDelay: 10, failJobBatchDelay: 10 },
-];
-/** Carebook beyond one instance at batch 50: bigger claims (two transactions each), two processes. */
-const CAREBOOK_RUNS = [
-  ...DRAIN_CONCURRENCY.map((concurrency) => ({ concurrency, batchSize: 50, instances: 1 })),
-  { concurrency: 4, batchSize: 100, instances: 1 },
-  { concurrency: 2, batchSize: 50, instances: 2 },
-];
 const INGEST_CLIENTS = [1, 8, 32] as const;
 const INGEST_POOL_MAX = 32; // app and bare endpoint alike: at least the highest client count
 /** The application_name of the app's pool (bench/lib/app-worker.ts). */
@@ -72,77 +48,8 @@ const APP_APPLICATION_NAME = 'carebook-api-bench';
 const WARMUP_SECONDS = 1;
 const progress = (line: string) => process.stderr.write(`· ${line}\n`);
 
-interface Settings {
-  admin: pg.Pool;
-  url: string;
-  events: number;
-  capMs: number;
-  problems: string[];
-}
-
-function collect(where: string, result: DrainResult, problems: string[]): DrainResult {
-  for (const problem of result.problems) problems.push(`${where}: ${problem}`);
-  return result;
-}
-
-async function drainPart(s: Settings): Promise<DrainReport> {
-  const graphileRun = (concurrency: number, settings: GraphileSettings) => {
-    progress(`graphile-worker, concurrency ${concurrency}, ${graphileLabel(settings)}: ${s.events} jobs`);
-    return drainGraphile({
-      admin: s.admin,
-      databaseUrl: s.url,
-      jobs: s.events,
-      concurrency,
-      poolMax: DRAIN_POOL_MAX,
-      settings,
-      capMs: s.capMs,
-    }).then((result) => collect(`graphile-worker (${graphileLabel(settings)})`, result, s.problems));
-  };
-  const top = Math.max(...DRAIN_CONCURRENCY);
-  const trials: GraphileTrial[] = [];
-  for (const settings of GRAPHILE_TRIALS) trials.push({ settings, result: await graphileRun(top, settings) });
-  const best = trials.reduce((a, b) => (b.result.rate > a.result.rate ? b : a));
-  const graphile = new Map<number, DrainResult>([[top, best.result]]);
-  for (const concurrency of DRAIN_CONCURRENCY) {
-    if (!graphile.has(concurrency)) graphile.set(concurrency, await graphileRun(concurrency, best.settings));
-  }
-
-  const carebook: CarebookRun[] = [];
-  for (const run of CAREBOOK_RUNS) {
-    const label = `Carebook, ${run.instances} worker${run.instances > 1 ? 's' : ''} × ${run.concurrency} loops, batch ${run.batchSize}`;
-    progress(`${label}: ${s.events} events`);
-    const result = await drainCarebook({
-      admin: s.admin,
-      databaseUrl: s.url,
-      events: s.events,
-      concurrency: run.concurrency,
-      batchSize: run.batchSize,
-      instances: run.instances,
-      poolMax: DRAIN_POOL_MAX,
-      capMs: s.capMs,
-    });
-    carebook.push({
-      label,
-      loops: run.concurrency * run.instances,
-      standard: run.instances === 1 && run.batchSize === 50,
-      result: collect(label, result, s.problems),
-    });
-  }
-  await s.admin.query('TRUNCATE webhook_events');
-  await s.admin.query('DELETE FROM graphile_worker._private_jobs');
-  return {
-    poolMax: DRAIN_POOL_MAX,
-    capSeconds: s.capMs / 1000,
-    carebook,
-    graphile,
-    trials,
-    trialConcurrency: top,
-    best,
-  };
-}
-
 async function ingestPart(
-  s: Settings,
+  s: Pick<DrainSettings, 'admin' | 'url' | 'problems'>,
   seconds: number,
   cleanup: (() => Promise<unknown>)[],
 ): Promise<IngestReport> {
@@ -206,8 +113,10 @@ async function ingestPart(
 
 async function main(): Promise<number> {
   const events = wholeNumberFromEnv('BENCH_EVENTS', 100_000, 100, 10_000_000);
+  const calls = wholeNumberFromEnv('BENCH_CALL_JOBS', 20_000, 100, 10_000_000);
   const seconds = wholeNumberFromEnv('BENCH_SECONDS', 5, 1, 600);
   const capMs = wholeNumberFromEnv('BENCH_DRAIN_CAP_SECONDS', 15, 1, 3600) * 1000;
+  const parts = choicesFromEnv('BENCH_PARTS', '123');
   const load = loadavg()[0] ?? 0;
   const problems: string[] = [];
   const cluster = await openCluster({
@@ -230,19 +139,29 @@ async function main(): Promise<number> {
                 current_setting('synchronous_commit') AS "synchronousCommit", current_setting('fsync') AS fsync`,
       )
     ).rows[0];
-    const settings: Settings = { admin, url, events, capMs, problems };
-    const drain = await drainPart(settings);
-    const ingestion = await ingestPart(settings, seconds, cleanup);
+    const sizes = [
+      ...(parts.has('1') ? [`N = ${events} events (part 1)`] : []),
+      ...(parts.has('2') ? [`N = ${calls} calls (part 2)`] : []),
+    ];
+    const settings: DrainSettings = { admin, url, capMs, problems, progress };
+    const inTransaction = parts.has('1') ? await inTransactionPart(settings, events) : null;
+    const call = parts.has('2') ? await callPart(settings, calls) : null;
+    const ingestion = parts.has('3') ? await ingestPart(settings, seconds, cleanup) : null;
 
     console.log(
       `webhook benchmark — PostgreSQL ${server?.version} (${cluster.embedded ? 'embedded' : 'DATABASE_URL'}; ` +
         `synchronous_commit=${server?.synchronousCommit}, fsync=${server?.fsync}), ${availableParallelism()} CPUs, ` +
-        `load average ${load.toFixed(2)} at start, N = ${events}`,
+        `load average ${load.toFixed(2)} at start; ${sizes.join(', ')}`,
     );
-    console.log('');
-    printDrainReport(drain);
-    console.log('');
-    printIngestReport(ingestion);
+    for (const report of [inTransaction, call]) {
+      if (report === null) continue;
+      console.log('');
+      printDrainReport(report);
+    }
+    if (ingestion !== null) {
+      console.log('');
+      printIngestReport(ingestion);
+    }
   } catch (error) {
     const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
     problems.push(`the benchmark stopped: ${reason}`);

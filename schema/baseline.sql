@@ -10,23 +10,37 @@ schema audit -- Append-only audit trail.
 schema carebook_migrations -- Which migrations are applied, with the sha256 each file had when applied.
 schema public -- standard public schema
 
--- tables (14)
+-- tables (28)
 table audit.audit_log rls force_rls -- Append-only trail of state changes (row triggers) and admin actions (audit.record).
 table carebook_migrations.checksums -- sha256 of each applied migration file, recorded in the transaction that applied it.
 table carebook_migrations.pgmigrations
 table public.appointment_slots rls force_rls -- Bookable practitioner time. Booking locks the row; overlapping open slots of one practitioner are excluded (00009).
 table public.appointments rls force_rls -- A patient in a slot. Active = pending_payment or confirmed; at most one active per slot (00009).
 table public.booking_requests rls force_rls -- Idempotency records: the stored result of a booking or reschedule, per client and key, kept at least 24 hours.
+table public.clinic_holidays rls force_rls -- Local dates on which no practitioner of the clinic works; a window starting that date yields no slots.
 table public.clinics rls force_rls -- Tenants. Every clinic-owned row elsewhere carries clinic_id.
 table public.inbound_messages rls force_rls -- Messages from patients (SMS, WhatsApp). C/CANCEL and Y/YES/CONFIRM act on the next appointment; anything else is kept for staff. Bodies are never logged.
 table public.integrations rls force_rls -- One row per provider account that sends us webhooks. Secrets are never stored here.
+table public.message_consent rls force_rls -- Whether a phone number takes appointment messages from a clinic: opted_out after STOP (or a provider's opt-out error), back after START. No row: it does.
 table public.notifications rls force_rls -- Outbound SMS and WhatsApp messages; delivery callbacks move status forward, never back (status_rank).
+table public.outbox rls force_rls -- Effects at providers, staged in the transaction that causes them and delivered by the queue core (queue_jobs kind outbox.<kind>, ref = id), each once per dedupe_key.
+table public.outbox_kinds rls force_rls -- The effects the outbox delivers, one queue kind each (outbox.<name>); src/outbound defines how (test/outbound/outbox-kinds.test.ts keeps the two equal).
 table public.patients rls force_rls -- Patients of one clinic. Personal data: never copied into logs or metric labels.
 table public.payments rls force_rls -- Money owed for an appointment. Created pending by the booking transaction; settled by Stripe events.
+table public.practitioner_schedules rls force_rls -- When a practitioner works: weekly rules (schedule_rules) in an IANA zone over a validity range, expanded into appointment_slots by the service.
+table public.queue_batches rls force_rls -- In-transaction batches being handled. The handling transaction holds the batch's advisory lock (queue_batch_lock) and deletes its row when it commits; a row whose lock is free did not commit, and the next claim counts an attempt for its unsettled items.
+table public.queue_jobs rls force_rls -- Claim–call–settle work: one narrow row per job of a kind, leased while its provider call runs, deleted when it succeeds. Dead letters stay (dead_at) until replayed. The record it works on (ref) is the kind's, e.g. an outbox row.
+table public.queue_rate_limits rls force_rls -- For each rate-limited kind, when its recent jobs were claimed (the sliding window); claims take the row lock, so every worker shares one limit.
+table public.queue_throughput rls force_rls -- Items settled (success or ignored) and failed per kind and label (the provider, for webhooks) in 10-second buckets, one row per worker loop (shard) so loops never wait on each other. Kept a day.
+table public.schedule_exceptions rls force_rls -- One local date of a practitioner that replaces the weekly rules: closed, or custom hours (one window, generated with the first schedule valid that date).
+table public.schedule_rules rls force_rls -- A weekly working window of a schedule, in local wall-clock time. Breaks are the gaps between rules. Rules are never updated: an edit keeps the rules it still has (their slots keep rule_id) and replaces the rest.
+table public.time_off rls force_rls -- A practitioner away: a local wall-clock range in each schedule's zone (timestamp without zone on purpose), resolved with Temporal's compatible rule; slots overlapping it are not generated.
 table public.users rls force_rls -- Clinic staff and practitioners, one clinic each. Platform admins are not rows here: they exist only as JWT claims.
 table public.webhook_events rls force_rls -- Every verified provider event, once. Settled rows stay and keep deduplicating.
+table public.webhook_providers rls force_rls -- The webhook providers, one row per descriptor in src/webhooks/providers/ (a test keeps them equal). Written by migrations only.
+table public.webhook_requests rls force_rls -- Each verified provider request once: the body exactly as received, the signature headers and the public URL, so a replay can verify its events again.
 
--- columns (157)
+-- columns (269)
 column audit.audit_log.action text not null -- insert | update | delete for row changes; a dotted name (webhook.replay, appointment.book) for domain actions.
 column audit.audit_log.actor text not null -- carebook.actor, else carebook.user_id (JWT sub), else the database session user.
 column audit.audit_log.actor_role text
@@ -49,17 +63,23 @@ column carebook_migrations.pgmigrations.id integer not null default nextval('car
 column carebook_migrations.pgmigrations.name character varying(255) not null
 column carebook_migrations.pgmigrations.run_on timestamp without time zone not null
 column public.appointment_slots.appointment_id uuid -- The active (pending_payment or confirmed) appointment in this slot, if any.
+column public.appointment_slots.buffer_after_minutes integer not null default 0
+column public.appointment_slots.buffer_before_minutes integer not null default 0
 column public.appointment_slots.clinic_id uuid not null
 column public.appointment_slots.created_at timestamp with time zone not null default now()
 column public.appointment_slots.currency text
 column public.appointment_slots.ends_at timestamp with time zone not null
 column public.appointment_slots.id uuid not null default gen_random_uuid()
 column public.appointment_slots.is_available boolean not null default true -- True exactly when the slot is open and holds no active appointment (checked by appointment_slots_available_flag).
+column public.appointment_slots.local_date date -- Local date (schedule zone) of the window the slot belongs to: an overnight slot after midnight belongs to the evening before.
+column public.appointment_slots.min_notice_minutes integer not null default 0 -- Copied from the schedule, so booking and search check the stored row alone.
 column public.appointment_slots.practitioner_id uuid not null
 column public.appointment_slots.price_cents integer -- Price in the minor unit of currency; NULL means free (booking confirms at once).
-column public.appointment_slots.schedule_id uuid -- Reserved for slots generated from weekly schedules (not yet used).
+column public.appointment_slots.rule_id uuid -- The weekly rule whose window holds the slot; NULL for an exception's custom hours.
+column public.appointment_slots.schedule_id uuid -- The schedule that generated the slot; NULL for hand-made slots, which regeneration never touches.
 column public.appointment_slots.starts_at timestamp with time zone not null
-column public.appointment_slots.status text not null default 'open'::text -- open, or withdrawn (taken off the schedule; kept for history).
+column public.appointment_slots.status text not null default 'open'::text -- open; withdrawn (taken off the schedule, kept for history); needs_review (booked, but its schedule no longer wants it: never moved or cancelled automatically, staff decide).
+column public.appointment_slots.tzdata_version text -- IANA tzdata the slot was last generated with (process.versions.tz); a new version regenerates the horizon.
 column public.appointment_slots.updated_at timestamp with time zone not null default now()
 column public.appointment_slots.visit_type text not null default 'in_person'::text
 column public.appointments.cancellation_reason text
@@ -92,9 +112,15 @@ column public.booking_requests.operation text not null
 column public.booking_requests.request_fingerprint text not null -- sha256 of the request; the same key with another fingerprint is refused (idempotency_key_reused).
 column public.booking_requests.response_body jsonb -- The response replayed for a retry; NULL only inside the transaction that claimed the key, so never visible to others.
 column public.booking_requests.response_status integer
+column public.clinic_holidays.clinic_id uuid not null
+column public.clinic_holidays.created_at timestamp with time zone not null default now()
+column public.clinic_holidays.id uuid not null default gen_random_uuid()
+column public.clinic_holidays.local_date date not null
+column public.clinic_holidays.name text
 column public.clinics.created_at timestamp with time zone not null default now()
 column public.clinics.id uuid not null default gen_random_uuid()
 column public.clinics.name text not null
+column public.clinics.refund_cutoff_hours integer not null default 0 -- A paid appointment the patient cancels at least this many hours before its start is refunded (0: always); staff cancellations are always refunded.
 column public.clinics.slug citext not null -- URL-safe unique handle, lower case.
 column public.clinics.timezone text not null default 'UTC'::text -- IANA zone the clinic schedules in (validated by the API).
 column public.clinics.updated_at timestamp with time zone not null default now()
@@ -105,26 +131,34 @@ column public.inbound_messages.clinic_id uuid -- NULL when the sender's number m
 column public.inbound_messages.from_address text not null
 column public.inbound_messages.id uuid not null default gen_random_uuid()
 column public.inbound_messages.intent text not null
-column public.inbound_messages.outcome text not null -- What was done: cancelled, confirmed, stored_for_staff, no_upcoming_appointment, unknown_sender.
+column public.inbound_messages.outcome text not null -- What was done: cancelled, confirmed, stored_for_staff, no_upcoming_appointment, unknown_sender, ambiguous_sender (a platform-wide account, and the number is a patient of several clinics: nothing is applied).
 column public.inbound_messages.patient_id uuid
 column public.inbound_messages.provider text not null
 column public.inbound_messages.provider_message_id text not null
 column public.inbound_messages.received_at timestamp with time zone not null default now()
+column public.inbound_messages.webhook_id uuid -- The integration (provider account) the message came through; it decides which clinic the sender is looked up in.
 column public.integrations.account_ref text -- The provider's id of the account (Twilio AccountSid, WhatsApp phone_number_id), for operators.
 column public.integrations.clinic_id uuid -- The clinic that owns this account, or NULL for a platform-wide account.
 column public.integrations.created_at timestamp with time zone not null default now()
 column public.integrations.id uuid not null default gen_random_uuid()
 column public.integrations.is_active boolean not null default true
 column public.integrations.name text not null
+column public.integrations.platform_wide boolean not null default false -- True for an account the platform runs for every clinic (clinic_id NULL); its events may touch any clinic, one clinic at a time. False: only rows of clinic_id.
 column public.integrations.provider text not null
 column public.integrations.secret_ref text not null -- Name of the environment variable holding this account's secret(s), e.g. STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET_NORTHSIDE.
 column public.integrations.updated_at timestamp with time zone not null default now()
+column public.message_consent.changed_at timestamp with time zone not null default now()
+column public.message_consent.clinic_id uuid not null
+column public.message_consent.opted_out boolean not null
+column public.message_consent.phone text not null
+column public.message_consent.source text not null -- What changed it, e.g. inbound:SM… or provider:21610.
 column public.notifications.appointment_id uuid
 column public.notifications.channel text not null
 column public.notifications.clinic_id uuid not null
 column public.notifications.created_at timestamp with time zone not null default now()
 column public.notifications.error_code text
 column public.notifications.id uuid not null default gen_random_uuid()
+column public.notifications.outbox_id uuid -- The outbox row that sent it (NULL for messages sent before 00022).
 column public.notifications.patient_id uuid
 column public.notifications.provider text not null
 column public.notifications.provider_message_id text not null
@@ -133,12 +167,35 @@ column public.notifications.status text not null default 'queued'::text
 column public.notifications.status_history jsonb not null default '[]'::jsonb -- Every callback as received: [{status, at, event_id, error_code}].
 column public.notifications.status_rank integer not null default 1 -- Order of status: queued 1, sending 2, sent 3, delivered 4, read/failed/undelivered 5. A callback of lower rank is logged in status_history only.
 column public.notifications.updated_at timestamp with time zone not null default now()
+column public.outbox.appointment_id uuid not null
+column public.outbox.attempts integer not null default 0
+column public.outbox.clinic_id uuid not null
+column public.outbox.created_at timestamp with time zone not null default now()
+column public.outbox.deadline_at timestamp with time zone -- Never delivered after this (a reminder after the visit starts): then expired.
+column public.outbox.dedupe_key text not null -- The business effect, e.g. payment:{payment_id} or message:{appointment}:reminder:86400:{start}; with key_version it is the payment provider's Idempotency-Key.
+column public.outbox.first_attempt_at timestamp with time zone
+column public.outbox.id uuid not null default gen_random_uuid()
+column public.outbox.key_version integer not null default 1
+column public.outbox.kind text not null
+column public.outbox.last_error text
+column public.outbox.note text
+column public.outbox.payload jsonb not null default '{}'::jsonb -- What the request needs that current data cannot give: frozen amounts, the message as first sent (so a lookup can recognise it). Never a client_secret or a token.
+column public.outbox.payment_id uuid
+column public.outbox.provider_ref text -- The provider's id of the effect: pi_…, re_…, the room name, SM…, wamid….
+column public.outbox.purpose text not null
+column public.outbox.run_at timestamp with time zone not null default now()
+column public.outbox.settled_at timestamp with time zone
+column public.outbox.status text not null default 'pending'::text -- pending → in_flight → succeeded | failed (dead letter) | cancelled (no longer wanted, or skipped: see note) | expired (past deadline_at); needs_reconcile: the provider may have done it and has no idempotency: it is looked up before any resend.
+column public.outbox.updated_at timestamp with time zone not null default now()
+column public.outbox_kinds.description text not null
+column public.outbox_kinds.name text not null
 column public.patients.clinic_id uuid not null
 column public.patients.created_at timestamp with time zone not null default now()
 column public.patients.date_of_birth date
 column public.patients.email citext
 column public.patients.full_name text not null
 column public.patients.id uuid not null default gen_random_uuid()
+column public.patients.message_channel text not null default 'sms'::text -- Where appointment messages go, to patients.phone: sms (default), or the chat channel.
 column public.patients.phone text -- E.164; inbound SMS and WhatsApp replies are matched to patients by it.
 column public.patients.updated_at timestamp with time zone not null default now()
 column public.payments.amount_cents integer not null
@@ -153,6 +210,68 @@ column public.payments.provider text not null default 'stripe'::text
 column public.payments.provider_payment_id text -- Stripe PaymentIntent id (pi_…), once known.
 column public.payments.status text not null default 'pending'::text -- refund_required: paid after the hold expired; money must go back, the slot is not re-booked.
 column public.payments.updated_at timestamp with time zone not null default now()
+column public.practitioner_schedules.buffer_after_minutes integer not null default 0
+column public.practitioner_schedules.buffer_before_minutes integer not null default 0 -- Free time needed before a booked slot; with buffer_after_minutes, the least gap between two booked slots.
+column public.practitioner_schedules.clinic_id uuid not null
+column public.practitioner_schedules.created_at timestamp with time zone not null default now()
+column public.practitioner_schedules.currency text
+column public.practitioner_schedules.horizon_days integer not null default 90 -- How many local dates ahead of today slots exist; the worker rolls it forward nightly.
+column public.practitioner_schedules.id uuid not null default gen_random_uuid()
+column public.practitioner_schedules.min_notice_minutes integer not null default 0 -- A slot is bookable only while it starts at least this far in the future.
+column public.practitioner_schedules.practitioner_id uuid not null
+column public.practitioner_schedules.price_cents integer
+column public.practitioner_schedules.slot_minutes integer not null -- Slot length in elapsed minutes and the step of the local wall-clock grid from each window's start.
+column public.practitioner_schedules.timezone text -- IANA zone of the rules; NULL means the clinic's zone (validated by the API).
+column public.practitioner_schedules.updated_at timestamp with time zone not null default now()
+column public.practitioner_schedules.valid_from date not null -- First local date the rules apply to; also the anchor of every_n_weeks (its ISO week is week 0).
+column public.practitioner_schedules.valid_until date
+column public.practitioner_schedules.visit_type text not null default 'in_person'::text
+column public.queue_batches.created_at timestamp with time zone not null default now()
+column public.queue_batches.id bigint not null
+column public.queue_batches.item_ids uuid[] not null -- The items the batch claimed (webhook_events ids for the webhooks kind).
+column public.queue_batches.kind text not null
+column public.queue_jobs.attempts integer not null default 0 -- Claims so far: counted when claimed, so a job whose call kills its worker still reaches the dead letters.
+column public.queue_jobs.created_at timestamp with time zone not null default now()
+column public.queue_jobs.dead_at timestamp with time zone
+column public.queue_jobs.id bigint not null generated always as identity
+column public.queue_jobs.kind text not null
+column public.queue_jobs.last_error text
+column public.queue_jobs.locked_by text -- The worker holding the lease; settles are fenced by it and by attempts.
+column public.queue_jobs.locked_until timestamp with time zone
+column public.queue_jobs.ref uuid not null -- The id of the record the job works on, in the kind's own table.
+column public.queue_jobs.run_at timestamp with time zone not null default now() -- When the job may next be claimed: now, after a backoff, or the lease end while a worker holds it.
+column public.queue_rate_limits.granted timestamp with time zone[] not null default '{}'::timestamp with time zone[]
+column public.queue_rate_limits.kind text not null
+column public.queue_throughput.bucket timestamp with time zone not null
+column public.queue_throughput.failed integer not null default 0
+column public.queue_throughput.kind text not null
+column public.queue_throughput.label text not null default ''::text
+column public.queue_throughput.settled integer not null default 0
+column public.queue_throughput.shard text not null
+column public.schedule_exceptions.clinic_id uuid not null
+column public.schedule_exceptions.closed boolean not null
+column public.schedule_exceptions.created_at timestamp with time zone not null default now()
+column public.schedule_exceptions.end_time time without time zone
+column public.schedule_exceptions.id uuid not null default gen_random_uuid()
+column public.schedule_exceptions.local_date date not null -- A date, never an instant: matched against the local date a window starts on.
+column public.schedule_exceptions.practitioner_id uuid not null
+column public.schedule_exceptions.reason text
+column public.schedule_exceptions.start_time time without time zone
+column public.schedule_rules.clinic_id uuid not null
+column public.schedule_rules.end_time time without time zone not null -- Local end; at or before start_time the window runs into the next day (an overnight shift).
+column public.schedule_rules.every_n_weeks integer not null default 1 -- The rule applies in ISO weeks 0, n, 2n … counted from the week of the schedule's valid_from.
+column public.schedule_rules.id uuid not null default gen_random_uuid()
+column public.schedule_rules.schedule_id uuid not null
+column public.schedule_rules.start_time time without time zone not null
+column public.schedule_rules.visit_type text -- Visit type of this window's slots; NULL means the schedule's.
+column public.schedule_rules.weekday integer not null -- ISO weekday of the local date the window starts on: 1 = Monday … 7 = Sunday.
+column public.time_off.clinic_id uuid not null
+column public.time_off.created_at timestamp with time zone not null default now()
+column public.time_off.end_local timestamp without time zone not null
+column public.time_off.id uuid not null default gen_random_uuid()
+column public.time_off.practitioner_id uuid not null
+column public.time_off.reason text -- Free text for staff; may be personal: never logged.
+column public.time_off.start_local timestamp without time zone not null
 column public.users.clinic_id uuid not null
 column public.users.created_at timestamp with time zone not null default now()
 column public.users.email citext not null
@@ -161,31 +280,38 @@ column public.users.id uuid not null default gen_random_uuid()
 column public.users.phone text -- E.164, e.g. +15551234567.
 column public.users.role text not null -- practitioner (has slots), staff (front desk), clinic_admin (manages the clinic).
 column public.users.updated_at timestamp with time zone not null default now()
-column public.webhook_events.attempts integer not null default 0
+column public.webhook_events.attempts integer not null default 0 -- Times a worker started on it: counted when it settles, or by the next claim when its batch did not commit.
 column public.webhook_events.error text
 column public.webhook_events.event_id text not null -- Provider event id (Stripe evt_…, Twilio MessageSid[:status], WhatsApp wamid[:status], Daily id).
 column public.webhook_events.event_type text not null
 column public.webhook_events.id uuid not null default gen_random_uuid()
 column public.webhook_events.idempotency_key text -- Correlates retries of one business effect across events, when the provider gives one.
 column public.webhook_events.last_attempt_at timestamp with time zone
-column public.webhook_events.locked_by text -- The worker holding the lease while processing.
-column public.webhook_events.locked_until timestamp with time zone
-column public.webhook_events.next_attempt_at timestamp with time zone not null default now() -- When the event may next be claimed: now for new events, after the backoff for failed ones, the lease end while processing.
+column public.webhook_events.locked_by text -- Retired by 00020 (events are claimed in the transaction that handles them); always NULL, dropped in a later release.
+column public.webhook_events.locked_until timestamp with time zone -- Retired by 00020; always NULL, dropped in a later release.
+column public.webhook_events.next_attempt_at timestamp with time zone not null default now() -- When the event may next be claimed: its arrival for new events, after the backoff for failed ones.
 column public.webhook_events.note text -- What the handler did, e.g. "ignored: no handler for charge.captured".
 column public.webhook_events.payload jsonb not null
 column public.webhook_events.processed_at timestamp with time zone
 column public.webhook_events.processed_by text
 column public.webhook_events.provider text not null
-column public.webhook_events.raw_body bytea not null -- The request body exactly as received, so a replay can verify the signature again.
 column public.webhook_events.received_at timestamp with time zone not null default now()
 column public.webhook_events.replay_count integer not null default 0
-column public.webhook_events.request_url text not null -- The public URL the provider called (Twilio signs it).
+column public.webhook_events.request_id uuid not null -- The provider request this event came in (its raw body and signature headers).
 column public.webhook_events.signature text -- The signature header as received.
-column public.webhook_events.signed_headers jsonb not null default '{}'::jsonb -- The signature headers as received (lower-case names).
 column public.webhook_events.status text not null default 'pending'::text
 column public.webhook_events.webhook_id uuid not null
+column public.webhook_providers.default_integration_id uuid not null -- Id of the integrations row named default, behind /webhooks/{name}; created by the insert trigger.
+column public.webhook_providers.name text not null -- The provider's name: /webhooks/{name}, and the provider column of integrations, webhook_events, notifications, inbound_messages and payments.
+column public.webhook_providers.secret_variable text not null -- Environment variable holding the default account's secret(s); further accounts use it with a suffix (integrations.secret_ref).
+column public.webhook_requests.id uuid not null default gen_random_uuid()
+column public.webhook_requests.raw_body bytea not null
+column public.webhook_requests.received_at timestamp with time zone not null default now()
+column public.webhook_requests.request_url text not null -- The public URL the provider called (Twilio signs it).
+column public.webhook_requests.signed_headers jsonb not null default '{}'::jsonb
+column public.webhook_requests.webhook_id uuid not null
 
--- constraints (103)
+-- constraints (194)
 constraint audit.audit_log.audit_log_action_check CHECK (((length(action) >= 1) AND (length(action) <= 100)))
 constraint audit.audit_log.audit_log_pkey PRIMARY KEY (id)
 constraint audit.audit_log.audit_log_reason_check CHECK ((length(reason) <= 1000))
@@ -200,9 +326,12 @@ constraint public.appointment_slots.appointment_slots_currency_check CHECK ((cur
 constraint public.appointment_slots.appointment_slots_max_length CHECK (((ends_at - starts_at) <= '12:00:00'::interval))
 constraint public.appointment_slots.appointment_slots_no_overlap EXCLUDE USING gist (practitioner_id WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE ((status = 'open'::text)) -- A practitioner cannot have two overlapping open slots.
 constraint public.appointment_slots.appointment_slots_pkey PRIMARY KEY (id)
+constraint public.appointment_slots.appointment_slots_policy_bounds CHECK ((((min_notice_minutes >= 0) AND (min_notice_minutes <= 43200)) AND ((buffer_before_minutes >= 0) AND (buffer_before_minutes <= 240)) AND ((buffer_after_minutes >= 0) AND (buffer_after_minutes <= 240)))) NOT VALID
 constraint public.appointment_slots.appointment_slots_price_cents_check CHECK ((price_cents > 0))
 constraint public.appointment_slots.appointment_slots_price_has_currency CHECK (((price_cents IS NULL) = (currency IS NULL)))
-constraint public.appointment_slots.appointment_slots_status_check CHECK ((status = ANY (ARRAY['open'::text, 'withdrawn'::text])))
+constraint public.appointment_slots.appointment_slots_rule_fkey FOREIGN KEY (clinic_id, rule_id) REFERENCES schedule_rules(clinic_id, id) ON DELETE SET NULL (rule_id) NOT VALID
+constraint public.appointment_slots.appointment_slots_schedule_fkey FOREIGN KEY (clinic_id, schedule_id) REFERENCES practitioner_schedules(clinic_id, id) ON DELETE SET NULL (schedule_id) NOT VALID
+constraint public.appointment_slots.appointment_slots_status_check CHECK ((status = ANY (ARRAY['open'::text, 'withdrawn'::text, 'needs_review'::text]))) NOT VALID
 constraint public.appointment_slots.appointment_slots_time_order CHECK ((ends_at > starts_at))
 constraint public.appointment_slots.appointment_slots_visit_type_check CHECK ((visit_type = ANY (ARRAY['in_person'::text, 'video'::text])))
 constraint public.appointments.appointments_cancellation_reason_check CHECK ((length(cancellation_reason) <= 500))
@@ -225,8 +354,14 @@ constraint public.booking_requests.booking_requests_clinic_id_fkey FOREIGN KEY (
 constraint public.booking_requests.booking_requests_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 255)))
 constraint public.booking_requests.booking_requests_operation_check CHECK ((operation = ANY (ARRAY['book'::text, 'reschedule'::text])))
 constraint public.booking_requests.booking_requests_pkey PRIMARY KEY (id)
+constraint public.clinic_holidays.clinic_holidays_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.clinic_holidays.clinic_holidays_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.clinic_holidays.clinic_holidays_clinic_id_local_date_key UNIQUE (clinic_id, local_date)
+constraint public.clinic_holidays.clinic_holidays_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200)))
+constraint public.clinic_holidays.clinic_holidays_pkey PRIMARY KEY (id)
 constraint public.clinics.clinics_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200)))
 constraint public.clinics.clinics_pkey PRIMARY KEY (id)
+constraint public.clinics.clinics_refund_cutoff_hours_check CHECK (((refund_cutoff_hours >= 0) AND (refund_cutoff_hours <= 720)))
 constraint public.clinics.clinics_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'::citext))
 constraint public.clinics.clinics_slug_key UNIQUE (slug)
 constraint public.clinics.clinics_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64)))
@@ -235,36 +370,54 @@ constraint public.inbound_messages.inbound_messages_channel_check CHECK ((channe
 constraint public.inbound_messages.inbound_messages_clinic_id_appointment_id_fkey FOREIGN KEY (clinic_id, appointment_id) REFERENCES appointments(clinic_id, id)
 constraint public.inbound_messages.inbound_messages_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
 constraint public.inbound_messages.inbound_messages_clinic_id_patient_id_fkey FOREIGN KEY (clinic_id, patient_id) REFERENCES patients(clinic_id, id)
-constraint public.inbound_messages.inbound_messages_intent_check CHECK ((intent = ANY (ARRAY['cancel'::text, 'confirm'::text, 'other'::text])))
+constraint public.inbound_messages.inbound_messages_intent_check CHECK ((intent = ANY (ARRAY['cancel'::text, 'confirm'::text, 'stop'::text, 'start'::text, 'other'::text])))
 constraint public.inbound_messages.inbound_messages_pkey PRIMARY KEY (id)
-constraint public.inbound_messages.inbound_messages_provider_check CHECK ((provider = ANY (ARRAY['twilio'::text, 'whatsapp'::text])))
+constraint public.inbound_messages.inbound_messages_provider_fkey FOREIGN KEY (provider) REFERENCES webhook_providers(name) NOT VALID
 constraint public.inbound_messages.inbound_messages_provider_provider_message_id_key UNIQUE (provider, provider_message_id)
+constraint public.inbound_messages.inbound_messages_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES integrations(id)
 constraint public.integrations.integrations_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.integrations.integrations_id_provider_key UNIQUE (id, provider)
 constraint public.integrations.integrations_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100)))
+constraint public.integrations.integrations_owner_explicit CHECK (((clinic_id IS NULL) = platform_wide))
 constraint public.integrations.integrations_pkey PRIMARY KEY (id)
-constraint public.integrations.integrations_provider_check CHECK ((provider = ANY (ARRAY['stripe'::text, 'twilio'::text, 'whatsapp'::text, 'daily'::text])))
+constraint public.integrations.integrations_provider_fkey FOREIGN KEY (provider) REFERENCES webhook_providers(name)
 constraint public.integrations.integrations_provider_name_key UNIQUE (provider, name)
-constraint public.integrations.integrations_secret_ref_names_provider CHECK ((secret_ref ~ (('^'::text ||
-CASE provider
-    WHEN 'stripe'::text THEN 'STRIPE_WEBHOOK_SECRET'::text
-    WHEN 'twilio'::text THEN 'TWILIO_AUTH_TOKEN'::text
-    WHEN 'whatsapp'::text THEN 'WHATSAPP_APP_SECRET'::text
-    ELSE 'DAILY_WEBHOOK_SECRET'::text
-END) || '(_[A-Z0-9]+)*$'::text)))
+constraint public.message_consent.message_consent_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.message_consent.message_consent_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text))
+constraint public.message_consent.message_consent_pkey PRIMARY KEY (clinic_id, phone)
+constraint public.message_consent.message_consent_source_check CHECK (((length(source) >= 1) AND (length(source) <= 200)))
 constraint public.notifications.notifications_channel_check CHECK ((channel = ANY (ARRAY['sms'::text, 'whatsapp'::text])))
 constraint public.notifications.notifications_clinic_id_appointment_id_fkey FOREIGN KEY (clinic_id, appointment_id) REFERENCES appointments(clinic_id, id)
 constraint public.notifications.notifications_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
 constraint public.notifications.notifications_clinic_id_id_key UNIQUE (clinic_id, id)
 constraint public.notifications.notifications_clinic_id_patient_id_fkey FOREIGN KEY (clinic_id, patient_id) REFERENCES patients(clinic_id, id)
+constraint public.notifications.notifications_outbox_fkey FOREIGN KEY (clinic_id, outbox_id) REFERENCES outbox(clinic_id, id)
 constraint public.notifications.notifications_pkey PRIMARY KEY (id)
-constraint public.notifications.notifications_provider_check CHECK ((provider = ANY (ARRAY['twilio'::text, 'whatsapp'::text])))
+constraint public.notifications.notifications_provider_fkey FOREIGN KEY (provider) REFERENCES webhook_providers(name) NOT VALID
 constraint public.notifications.notifications_provider_provider_message_id_key UNIQUE (provider, provider_message_id)
-constraint public.notifications.notifications_purpose_check CHECK ((purpose = ANY (ARRAY['confirmation'::text, 'reminder'::text, 'other'::text])))
+constraint public.notifications.notifications_purpose_check CHECK ((purpose = ANY (ARRAY['confirmation'::text, 'reminder'::text, 'reschedule'::text, 'cancellation'::text, 'other'::text])))
+constraint public.outbox.outbox_attempts_check CHECK ((attempts >= 0))
+constraint public.outbox.outbox_clinic_id_appointment_id_fkey FOREIGN KEY (clinic_id, appointment_id) REFERENCES appointments(clinic_id, id)
+constraint public.outbox.outbox_clinic_id_dedupe_key_key UNIQUE (clinic_id, dedupe_key)
+constraint public.outbox.outbox_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.outbox.outbox_clinic_id_payment_id_fkey FOREIGN KEY (clinic_id, payment_id) REFERENCES payments(clinic_id, id)
+constraint public.outbox.outbox_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 200)))
+constraint public.outbox.outbox_key_version_check CHECK ((key_version >= 1))
+constraint public.outbox.outbox_kind_fkey FOREIGN KEY (kind) REFERENCES outbox_kinds(name)
+constraint public.outbox.outbox_last_error_check CHECK ((length(last_error) <= 2000))
+constraint public.outbox.outbox_note_check CHECK ((length(note) <= 500))
+constraint public.outbox.outbox_pkey PRIMARY KEY (id)
+constraint public.outbox.outbox_provider_ref_check CHECK ((length(provider_ref) <= 200))
+constraint public.outbox.outbox_purpose_check CHECK ((purpose = ANY (ARRAY['payment'::text, 'refund'::text, 'room'::text, 'confirmation'::text, 'reminder'::text, 'reschedule'::text, 'cancellation'::text])))
+constraint public.outbox.outbox_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_flight'::text, 'needs_reconcile'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'expired'::text])))
+constraint public.outbox_kinds.outbox_kinds_name_check CHECK ((name ~ '^[a-z][a-z_]{0,30}$'::text))
+constraint public.outbox_kinds.outbox_kinds_pkey PRIMARY KEY (name)
 constraint public.patients.patients_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
 constraint public.patients.patients_clinic_id_id_key UNIQUE (clinic_id, id)
 constraint public.patients.patients_date_of_birth_check CHECK ((date_of_birth > '1900-01-01'::date))
 constraint public.patients.patients_email_check CHECK (((email ~ '^[^@\s]+@[^@\s]+$'::citext) AND (length((email)::text) <= 254)))
 constraint public.patients.patients_full_name_check CHECK (((length(btrim(full_name)) >= 1) AND (length(btrim(full_name)) <= 200)))
+constraint public.patients.patients_message_channel_check CHECK ((message_channel = ANY (ARRAY['sms'::text, 'whatsapp'::text])))
 constraint public.patients.patients_phone_check CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text))
 constraint public.patients.patients_pkey PRIMARY KEY (id)
 constraint public.payments.payments_amount_cents_check CHECK ((amount_cents > 0))
@@ -275,9 +428,61 @@ constraint public.payments.payments_clinic_id_patient_id_fkey FOREIGN KEY (clini
 constraint public.payments.payments_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text))
 constraint public.payments.payments_failure_reason_check CHECK ((length(failure_reason) <= 500))
 constraint public.payments.payments_pkey PRIMARY KEY (id)
-constraint public.payments.payments_provider_check CHECK ((provider = 'stripe'::text))
+constraint public.payments.payments_provider_fkey FOREIGN KEY (provider) REFERENCES webhook_providers(name) NOT VALID
 constraint public.payments.payments_provider_payment_id_key UNIQUE (provider_payment_id)
 constraint public.payments.payments_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text, 'refunded'::text, 'refund_required'::text, 'cancelled'::text])))
+constraint public.practitioner_schedules.practitioner_schedules_buffer_after_minutes_check CHECK (((buffer_after_minutes >= 0) AND (buffer_after_minutes <= 240)))
+constraint public.practitioner_schedules.practitioner_schedules_buffer_before_minutes_check CHECK (((buffer_before_minutes >= 0) AND (buffer_before_minutes <= 240)))
+constraint public.practitioner_schedules.practitioner_schedules_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.practitioner_schedules.practitioner_schedules_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.practitioner_schedules.practitioner_schedules_clinic_id_practitioner_id_fkey FOREIGN KEY (clinic_id, practitioner_id) REFERENCES users(clinic_id, id)
+constraint public.practitioner_schedules.practitioner_schedules_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text))
+constraint public.practitioner_schedules.practitioner_schedules_horizon_days_check CHECK (((horizon_days >= 1) AND (horizon_days <= 366)))
+constraint public.practitioner_schedules.practitioner_schedules_min_notice_minutes_check CHECK (((min_notice_minutes >= 0) AND (min_notice_minutes <= 43200)))
+constraint public.practitioner_schedules.practitioner_schedules_pkey PRIMARY KEY (id)
+constraint public.practitioner_schedules.practitioner_schedules_price_cents_check CHECK ((price_cents > 0))
+constraint public.practitioner_schedules.practitioner_schedules_price_has_currency CHECK (((price_cents IS NULL) = (currency IS NULL)))
+constraint public.practitioner_schedules.practitioner_schedules_slot_minutes_check CHECK (((slot_minutes >= 5) AND (slot_minutes <= 720)))
+constraint public.practitioner_schedules.practitioner_schedules_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64)))
+constraint public.practitioner_schedules.practitioner_schedules_valid_range CHECK (((valid_until IS NULL) OR (valid_until >= valid_from)))
+constraint public.practitioner_schedules.practitioner_schedules_visit_type_check CHECK ((visit_type = ANY (ARRAY['in_person'::text, 'video'::text])))
+constraint public.queue_batches.queue_batches_items_check CHECK (((cardinality(item_ids) >= 1) AND (cardinality(item_ids) <= 1000)))
+constraint public.queue_batches.queue_batches_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_.]{0,62}$'::text))
+constraint public.queue_batches.queue_batches_pkey PRIMARY KEY (id)
+constraint public.queue_jobs.queue_jobs_attempts_check CHECK ((attempts >= 0))
+constraint public.queue_jobs.queue_jobs_dead_unleased CHECK (((dead_at IS NULL) OR (locked_by IS NULL)))
+constraint public.queue_jobs.queue_jobs_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_.]{0,62}$'::text))
+constraint public.queue_jobs.queue_jobs_kind_ref_key UNIQUE (kind, ref)
+constraint public.queue_jobs.queue_jobs_lease_check CHECK (((locked_by IS NULL) = (locked_until IS NULL)))
+constraint public.queue_jobs.queue_jobs_pkey PRIMARY KEY (id)
+constraint public.queue_rate_limits.queue_rate_limits_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_.]{0,62}$'::text))
+constraint public.queue_rate_limits.queue_rate_limits_pkey PRIMARY KEY (kind)
+constraint public.queue_throughput.queue_throughput_failed_check CHECK ((failed >= 0))
+constraint public.queue_throughput.queue_throughput_kind_check CHECK ((kind ~ '^[a-z][a-z0-9_.]{0,62}$'::text))
+constraint public.queue_throughput.queue_throughput_pkey PRIMARY KEY (kind, label, bucket, shard)
+constraint public.queue_throughput.queue_throughput_settled_check CHECK ((settled >= 0))
+constraint public.schedule_exceptions.schedule_exceptions_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.schedule_exceptions.schedule_exceptions_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.schedule_exceptions.schedule_exceptions_clinic_id_practitioner_id_fkey FOREIGN KEY (clinic_id, practitioner_id) REFERENCES users(clinic_id, id)
+constraint public.schedule_exceptions.schedule_exceptions_clinic_id_practitioner_id_local_date_key UNIQUE (clinic_id, practitioner_id, local_date)
+constraint public.schedule_exceptions.schedule_exceptions_hours_unless_closed CHECK (((closed = (start_time IS NULL)) AND ((start_time IS NULL) = (end_time IS NULL))))
+constraint public.schedule_exceptions.schedule_exceptions_pkey PRIMARY KEY (id)
+constraint public.schedule_exceptions.schedule_exceptions_reason_check CHECK ((length(reason) <= 500))
+constraint public.schedule_rules.schedule_rules_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.schedule_rules.schedule_rules_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.schedule_rules.schedule_rules_clinic_id_schedule_id_fkey FOREIGN KEY (clinic_id, schedule_id) REFERENCES practitioner_schedules(clinic_id, id) ON DELETE CASCADE
+constraint public.schedule_rules.schedule_rules_clinic_id_schedule_id_weekday_start_time_end_key UNIQUE (clinic_id, schedule_id, weekday, start_time, end_time, every_n_weeks, visit_type)
+constraint public.schedule_rules.schedule_rules_every_n_weeks_check CHECK (((every_n_weeks >= 1) AND (every_n_weeks <= 8)))
+constraint public.schedule_rules.schedule_rules_pkey PRIMARY KEY (id)
+constraint public.schedule_rules.schedule_rules_visit_type_check CHECK ((visit_type = ANY (ARRAY['in_person'::text, 'video'::text])))
+constraint public.schedule_rules.schedule_rules_weekday_check CHECK (((weekday >= 1) AND (weekday <= 7)))
+constraint public.time_off.time_off_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
+constraint public.time_off.time_off_clinic_id_id_key UNIQUE (clinic_id, id)
+constraint public.time_off.time_off_clinic_id_practitioner_id_fkey FOREIGN KEY (clinic_id, practitioner_id) REFERENCES users(clinic_id, id)
+constraint public.time_off.time_off_max_length CHECK (((end_local - start_local) <= '366 days'::interval))
+constraint public.time_off.time_off_order CHECK ((end_local > start_local))
+constraint public.time_off.time_off_pkey PRIMARY KEY (id)
+constraint public.time_off.time_off_reason_check CHECK ((length(reason) <= 500))
 constraint public.users.users_clinic_id_email_key UNIQUE (clinic_id, email)
 constraint public.users.users_clinic_id_fkey FOREIGN KEY (clinic_id) REFERENCES clinics(id)
 constraint public.users.users_clinic_id_id_key UNIQUE (clinic_id, id)
@@ -289,14 +494,21 @@ constraint public.users.users_role_check CHECK ((role = ANY (ARRAY['practitioner
 constraint public.webhook_events.webhook_events_attempts_check CHECK ((attempts >= 0))
 constraint public.webhook_events.webhook_events_event_id_check CHECK (((length(event_id) >= 1) AND (length(event_id) <= 255)))
 constraint public.webhook_events.webhook_events_event_type_check CHECK (((length(event_type) >= 1) AND (length(event_type) <= 200)))
-constraint public.webhook_events.webhook_events_lease_when_processing CHECK (((status = 'processing'::text) = ((locked_by IS NOT NULL) AND (locked_until IS NOT NULL))))
+constraint public.webhook_events.webhook_events_integration_provider_fkey FOREIGN KEY (webhook_id, provider) REFERENCES integrations(id, provider) NOT VALID
 constraint public.webhook_events.webhook_events_pkey PRIMARY KEY (id)
-constraint public.webhook_events.webhook_events_provider_check CHECK ((provider = ANY (ARRAY['stripe'::text, 'twilio'::text, 'whatsapp'::text, 'daily'::text])))
-constraint public.webhook_events.webhook_events_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'success'::text, 'failed'::text, 'dead_letter'::text])))
+constraint public.webhook_events.webhook_events_request_id_fkey FOREIGN KEY (request_id) REFERENCES webhook_requests(id) DEFERRABLE INITIALLY DEFERRED
+constraint public.webhook_events.webhook_events_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'success'::text, 'failed'::text, 'dead_letter'::text])))
 constraint public.webhook_events.webhook_events_webhook_id_event_id_key UNIQUE (webhook_id, event_id)
-constraint public.webhook_events.webhook_events_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES integrations(id)
+constraint public.webhook_providers.webhook_providers_default_integration_id_key UNIQUE (default_integration_id)
+constraint public.webhook_providers.webhook_providers_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,31}$'::text))
+constraint public.webhook_providers.webhook_providers_pkey PRIMARY KEY (name)
+constraint public.webhook_providers.webhook_providers_secret_variable_check CHECK ((secret_variable ~ '^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$'::text))
+constraint public.webhook_providers.webhook_providers_secret_variable_key UNIQUE (secret_variable)
+constraint public.webhook_requests.webhook_requests_pkey PRIMARY KEY (id)
+constraint public.webhook_requests.webhook_requests_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES integrations(id)
 
--- indexes (48)
+-- indexes (79)
+index CREATE INDEX appointment_slots_bookable_idx ON public.appointment_slots USING btree (clinic_id, starts_at, practitioner_id) WHERE is_available -- Bookable slots of a clinic in availability search order (starts_at, practitioner_id).
 index CREATE INDEX appointment_slots_clinic_starts_idx ON public.appointment_slots USING btree (clinic_id, starts_at)
 index CREATE INDEX appointment_slots_no_overlap ON public.appointment_slots USING gist (practitioner_id, tstzrange(starts_at, ends_at)) WHERE (status = 'open'::text)
 index CREATE INDEX appointment_slots_practitioner_starts_idx ON public.appointment_slots USING btree (practitioner_id, starts_at)
@@ -307,14 +519,16 @@ index CREATE INDEX appointments_pending_hold_idx ON public.appointments USING bt
 index CREATE INDEX audit_log_clinic_occurred_idx ON audit.audit_log USING btree (clinic_id, occurred_at)
 index CREATE INDEX audit_log_table_row_idx ON audit.audit_log USING btree (table_name, row_id)
 index CREATE INDEX booking_requests_expires_idx ON public.booking_requests USING btree (expires_at)
+index CREATE INDEX outbox_appointment_idx ON public.outbox USING btree (appointment_id)
 index CREATE INDEX patients_clinic_phone_idx ON public.patients USING btree (clinic_id, phone) WHERE (phone IS NOT NULL)
 index CREATE INDEX patients_phone_idx ON public.patients USING btree (phone) WHERE (phone IS NOT NULL)
 index CREATE INDEX payments_appointment_idx ON public.payments USING btree (appointment_id)
+index CREATE INDEX queue_jobs_dead_idx ON public.queue_jobs USING btree (kind, dead_at) WHERE (dead_at IS NOT NULL)
+index CREATE INDEX queue_jobs_due_idx ON public.queue_jobs USING btree (kind, run_at) WHERE ((dead_at IS NULL) AND (locked_by IS NULL))
+index CREATE INDEX queue_jobs_leased_idx ON public.queue_jobs USING btree (kind, run_at) WHERE (locked_by IS NOT NULL)
 index CREATE INDEX users_clinic_role_idx ON public.users USING btree (clinic_id, role)
-index CREATE INDEX webhook_events_claimable_idx ON public.webhook_events USING btree (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text, 'processing'::text]))
 index CREATE INDEX webhook_events_dead_letter_idx ON public.webhook_events USING btree (provider, received_at) WHERE (status = 'dead_letter'::text)
-index CREATE INDEX webhook_events_recently_processed_idx ON public.webhook_events USING btree (processed_at) WHERE (status = 'success'::text) -- Events settled success, by time: processing rate per provider for the dashboard.
-index CREATE INDEX webhook_events_status_attempts_processed_idx ON public.webhook_events USING btree (status, attempts, processed_at)
+index CREATE INDEX webhook_events_due_idx ON public.webhook_events USING btree (status, next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text])) -- Events waiting, by status (pending: claimed in batches; failed: retried one at a time) and due time.
 index CREATE UNIQUE INDEX appointment_slots_clinic_id_id_key ON public.appointment_slots USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX appointment_slots_pkey ON public.appointment_slots USING btree (id)
 index CREATE UNIQUE INDEX appointments_clinic_id_id_key ON public.appointments USING btree (clinic_id, id)
@@ -325,28 +539,56 @@ index CREATE UNIQUE INDEX audit_log_pkey ON audit.audit_log USING btree (id)
 index CREATE UNIQUE INDEX booking_requests_clinic_id_client_id_idempotency_key_key ON public.booking_requests USING btree (clinic_id, client_id, idempotency_key)
 index CREATE UNIQUE INDEX booking_requests_pkey ON public.booking_requests USING btree (id)
 index CREATE UNIQUE INDEX checksums_pkey ON carebook_migrations.checksums USING btree (name)
+index CREATE UNIQUE INDEX clinic_holidays_clinic_id_id_key ON public.clinic_holidays USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX clinic_holidays_clinic_id_local_date_key ON public.clinic_holidays USING btree (clinic_id, local_date)
+index CREATE UNIQUE INDEX clinic_holidays_pkey ON public.clinic_holidays USING btree (id)
 index CREATE UNIQUE INDEX clinics_pkey ON public.clinics USING btree (id)
 index CREATE UNIQUE INDEX clinics_slug_key ON public.clinics USING btree (slug)
 index CREATE UNIQUE INDEX inbound_messages_pkey ON public.inbound_messages USING btree (id)
 index CREATE UNIQUE INDEX inbound_messages_provider_provider_message_id_key ON public.inbound_messages USING btree (provider, provider_message_id)
+index CREATE UNIQUE INDEX integrations_id_provider_key ON public.integrations USING btree (id, provider)
 index CREATE UNIQUE INDEX integrations_pkey ON public.integrations USING btree (id)
 index CREATE UNIQUE INDEX integrations_provider_name_key ON public.integrations USING btree (provider, name)
+index CREATE UNIQUE INDEX message_consent_pkey ON public.message_consent USING btree (clinic_id, phone)
 index CREATE UNIQUE INDEX notifications_clinic_id_id_key ON public.notifications USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX notifications_pkey ON public.notifications USING btree (id)
 index CREATE UNIQUE INDEX notifications_provider_provider_message_id_key ON public.notifications USING btree (provider, provider_message_id)
+index CREATE UNIQUE INDEX outbox_clinic_id_dedupe_key_key ON public.outbox USING btree (clinic_id, dedupe_key)
+index CREATE UNIQUE INDEX outbox_clinic_id_id_key ON public.outbox USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX outbox_kinds_pkey ON public.outbox_kinds USING btree (name)
+index CREATE UNIQUE INDEX outbox_pkey ON public.outbox USING btree (id)
 index CREATE UNIQUE INDEX patients_clinic_id_id_key ON public.patients USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX patients_pkey ON public.patients USING btree (id)
 index CREATE UNIQUE INDEX payments_clinic_id_id_key ON public.payments USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX payments_pkey ON public.payments USING btree (id)
 index CREATE UNIQUE INDEX payments_provider_payment_id_key ON public.payments USING btree (provider_payment_id)
 index CREATE UNIQUE INDEX pgmigrations_pkey ON carebook_migrations.pgmigrations USING btree (id)
+index CREATE UNIQUE INDEX practitioner_schedules_clinic_id_id_key ON public.practitioner_schedules USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX practitioner_schedules_pkey ON public.practitioner_schedules USING btree (id)
+index CREATE UNIQUE INDEX queue_batches_pkey ON public.queue_batches USING btree (id)
+index CREATE UNIQUE INDEX queue_jobs_kind_ref_key ON public.queue_jobs USING btree (kind, ref)
+index CREATE UNIQUE INDEX queue_jobs_pkey ON public.queue_jobs USING btree (id)
+index CREATE UNIQUE INDEX queue_rate_limits_pkey ON public.queue_rate_limits USING btree (kind)
+index CREATE UNIQUE INDEX queue_throughput_pkey ON public.queue_throughput USING btree (kind, label, bucket, shard)
+index CREATE UNIQUE INDEX schedule_exceptions_clinic_id_id_key ON public.schedule_exceptions USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX schedule_exceptions_clinic_id_practitioner_id_local_date_key ON public.schedule_exceptions USING btree (clinic_id, practitioner_id, local_date)
+index CREATE UNIQUE INDEX schedule_exceptions_pkey ON public.schedule_exceptions USING btree (id)
+index CREATE UNIQUE INDEX schedule_rules_clinic_id_id_key ON public.schedule_rules USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX schedule_rules_clinic_id_schedule_id_weekday_start_time_end_key ON public.schedule_rules USING btree (clinic_id, schedule_id, weekday, start_time, end_time, every_n_weeks, visit_type)
+index CREATE UNIQUE INDEX schedule_rules_pkey ON public.schedule_rules USING btree (id)
+index CREATE UNIQUE INDEX time_off_clinic_id_id_key ON public.time_off USING btree (clinic_id, id)
+index CREATE UNIQUE INDEX time_off_pkey ON public.time_off USING btree (id)
 index CREATE UNIQUE INDEX users_clinic_id_email_key ON public.users USING btree (clinic_id, email)
 index CREATE UNIQUE INDEX users_clinic_id_id_key ON public.users USING btree (clinic_id, id)
 index CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id)
 index CREATE UNIQUE INDEX webhook_events_pkey ON public.webhook_events USING btree (id)
 index CREATE UNIQUE INDEX webhook_events_webhook_id_event_id_key ON public.webhook_events USING btree (webhook_id, event_id)
+index CREATE UNIQUE INDEX webhook_providers_default_integration_id_key ON public.webhook_providers USING btree (default_integration_id)
+index CREATE UNIQUE INDEX webhook_providers_pkey ON public.webhook_providers USING btree (name)
+index CREATE UNIQUE INDEX webhook_providers_secret_variable_key ON public.webhook_providers USING btree (secret_variable)
+index CREATE UNIQUE INDEX webhook_requests_pkey ON public.webhook_requests USING btree (id)
 
--- policies (47)
+-- policies (92)
 policy audit.audit_log.audit_writer_insert PERMISSIVE for INSERT to public with check (true)
 policy audit.audit_log.clinic_admin_select PERMISSIVE for SELECT to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text)))
 policy audit.audit_log.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
@@ -358,11 +600,16 @@ policy public.appointment_slots.service_all PERMISSIVE for ALL to carebook_worke
 policy public.appointments.clinic_member_insert PERMISSIVE for INSERT to carebook_app with check (((clinic_id = app_clinic_id()) AND ((app_role() IS DISTINCT FROM 'patient'::text) OR (patient_id = app_patient_id()))))
 policy public.appointments.clinic_member_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND ((app_role() IS DISTINCT FROM 'patient'::text) OR (patient_id = app_patient_id()))))
 policy public.appointments.clinic_member_update PERMISSIVE for UPDATE to carebook_app using (((clinic_id = app_clinic_id()) AND ((app_role() IS DISTINCT FROM 'patient'::text) OR (patient_id = app_patient_id())))) with check ((clinic_id = app_clinic_id()))
+policy public.appointments.migrations_owner_read PERMISSIVE for SELECT to postgres using (true)
 policy public.appointments.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.appointments.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 policy public.booking_requests.client_own_all PERMISSIVE for ALL to carebook_app using (((clinic_id = app_clinic_id()) AND (client_id = app_user_id()))) with check (((clinic_id = app_clinic_id()) AND (client_id = app_user_id())))
 policy public.booking_requests.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
 policy public.booking_requests.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.clinic_holidays.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.clinic_holidays.clinic_staff_write PERMISSIVE for ALL to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.clinic_holidays.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.clinic_holidays.service_select PERMISSIVE for SELECT to carebook_worker using (true)
 policy public.clinics.clinic_admin_update PERMISSIVE for UPDATE to carebook_app using (((id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text))) with check ((id = app_clinic_id()))
 policy public.clinics.clinic_member_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using ((id = app_clinic_id()))
 policy public.clinics.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
@@ -373,9 +620,20 @@ policy public.inbound_messages.service_all PERMISSIVE for ALL to carebook_worker
 policy public.integrations.clinic_admin_select PERMISSIVE for SELECT to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text)))
 policy public.integrations.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.integrations.service_select PERMISSIVE for SELECT to carebook_worker using (true)
+policy public.message_consent.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.message_consent.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.message_consent.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 policy public.notifications.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() IS DISTINCT FROM 'patient'::text)))
 policy public.notifications.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.notifications.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.outbox.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.outbox.migrations_owner_stage PERMISSIVE for ALL to postgres using (true) with check (true)
+policy public.outbox.patient_own_select PERMISSIVE for SELECT to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = 'patient'::text) AND (EXISTS ( SELECT 1
+   FROM appointments a
+  WHERE ((a.id = outbox.appointment_id) AND (a.patient_id = app_patient_id()))))))
+policy public.outbox.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.outbox.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.outbox_kinds.everyone_select PERMISSIVE for SELECT to carebook_admin,carebook_app,carebook_readonly,carebook_worker using (true)
 policy public.patients.clinic_staff_insert PERMISSIVE for INSERT to carebook_app with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
 policy public.patients.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() IS DISTINCT FROM 'patient'::text)))
 policy public.patients.clinic_staff_update PERMISSIVE for UPDATE to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check ((clinic_id = app_clinic_id()))
@@ -385,8 +643,35 @@ policy public.patients.service_select PERMISSIVE for SELECT to carebook_worker u
 policy public.payments.clinic_member_insert PERMISSIVE for INSERT to carebook_app with check (((clinic_id = app_clinic_id()) AND ((app_role() IS DISTINCT FROM 'patient'::text) OR (patient_id = app_patient_id()))))
 policy public.payments.clinic_member_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND ((app_role() IS DISTINCT FROM 'patient'::text) OR (patient_id = app_patient_id()))))
 policy public.payments.clinic_member_update PERMISSIVE for UPDATE to carebook_app using (((clinic_id = app_clinic_id()) AND ((app_role() IS DISTINCT FROM 'patient'::text) OR (patient_id = app_patient_id())))) with check ((clinic_id = app_clinic_id()))
+policy public.payments.migrations_owner_read PERMISSIVE for SELECT to postgres using (true)
 policy public.payments.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.payments.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.practitioner_schedules.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.practitioner_schedules.clinic_staff_write PERMISSIVE for ALL to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.practitioner_schedules.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.practitioner_schedules.service_select PERMISSIVE for SELECT to carebook_worker using (true)
+policy public.queue_batches.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
+policy public.queue_batches.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.queue_jobs.migrations_owner_stage PERMISSIVE for ALL to postgres using (true) with check (true)
+policy public.queue_jobs.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.queue_jobs.readonly_select PERMISSIVE for SELECT to carebook_readonly using (true)
+policy public.queue_jobs.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.queue_rate_limits.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
+policy public.queue_rate_limits.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.queue_throughput.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
+policy public.queue_throughput.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.schedule_exceptions.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.schedule_exceptions.clinic_staff_write PERMISSIVE for ALL to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.schedule_exceptions.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.schedule_exceptions.service_select PERMISSIVE for SELECT to carebook_worker using (true)
+policy public.schedule_rules.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.schedule_rules.clinic_staff_write PERMISSIVE for ALL to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.schedule_rules.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.schedule_rules.service_select PERMISSIVE for SELECT to carebook_worker using (true)
+policy public.time_off.clinic_staff_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.time_off.clinic_staff_write PERMISSIVE for ALL to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text])))) with check (((clinic_id = app_clinic_id()) AND (app_role() = ANY (ARRAY['staff'::text, 'clinic_admin'::text]))))
+policy public.time_off.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
+policy public.time_off.service_select PERMISSIVE for SELECT to carebook_worker using (true)
 policy public.users.clinic_admin_insert PERMISSIVE for INSERT to carebook_app with check (((clinic_id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text)))
 policy public.users.clinic_admin_update PERMISSIVE for UPDATE to carebook_app using (((clinic_id = app_clinic_id()) AND (app_role() = 'clinic_admin'::text))) with check ((clinic_id = app_clinic_id()))
 policy public.users.clinic_member_select PERMISSIVE for SELECT to carebook_app,carebook_readonly using ((clinic_id = app_clinic_id()))
@@ -394,9 +679,27 @@ policy public.users.platform_admin_all PERMISSIVE for ALL to carebook_admin usin
 policy public.users.service_select PERMISSIVE for SELECT to carebook_worker using (true)
 policy public.webhook_events.platform_admin_all PERMISSIVE for ALL to carebook_admin using (true) with check (true)
 policy public.webhook_events.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
+policy public.webhook_providers.everyone_select PERMISSIVE for SELECT to carebook_admin,carebook_app,carebook_readonly,carebook_worker using (true)
+policy public.webhook_providers.owner_all PERMISSIVE for ALL to public using (true) with check (true)
+policy public.webhook_requests.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
+policy public.webhook_requests.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 
--- grants (274)
+-- grants (601)
 grant DELETE on public.booking_requests to carebook_worker
+grant DELETE on public.clinic_holidays to carebook_admin
+grant DELETE on public.clinic_holidays to carebook_app
+grant DELETE on public.practitioner_schedules to carebook_admin
+grant DELETE on public.practitioner_schedules to carebook_app
+grant DELETE on public.queue_batches to carebook_worker
+grant DELETE on public.queue_jobs to carebook_worker
+grant DELETE on public.queue_throughput to carebook_worker
+grant DELETE on public.schedule_exceptions to carebook_admin
+grant DELETE on public.schedule_exceptions to carebook_app
+grant DELETE on public.schedule_rules to carebook_admin
+grant DELETE on public.schedule_rules to carebook_app
+grant DELETE on public.time_off to carebook_admin
+grant DELETE on public.time_off to carebook_app
+grant DELETE on public.webhook_requests to carebook_worker
 grant EXECUTE on function audit.current_actor() to PUBLIC
 grant EXECUTE on function audit.record(p_action text, p_clinic_id uuid, p_table_name text, p_row_id uuid, p_details jsonb, p_reason text) to carebook_admin
 grant EXECUTE on function audit.record(p_action text, p_clinic_id uuid, p_table_name text, p_row_id uuid, p_details jsonb, p_reason text) to carebook_app
@@ -406,119 +709,272 @@ grant EXECUTE on function public.app_clinic_id() to PUBLIC
 grant EXECUTE on function public.app_patient_id() to PUBLIC
 grant EXECUTE on function public.app_role() to PUBLIC
 grant EXECUTE on function public.app_user_id() to PUBLIC
-grant EXECUTE on function public.apply_message_status(p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone) to carebook_worker
-grant EXECUTE on function public.apply_payment_event(p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text) to carebook_worker
-grant EXECUTE on function public.apply_video_event(p_room text, p_kind text, p_at timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.apply_message_status(p_integration_id uuid, p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.apply_payment_event(p_integration_id uuid, p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text) to carebook_worker
+grant EXECUTE on function public.apply_video_event(p_integration_id uuid, p_room text, p_kind text, p_at timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.available_slots(p_clinic_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_practitioners uuid[], p_visit_type text, p_after_starts_at timestamp with time zone, p_after_practitioner uuid, p_limit integer) to PUBLIC
+grant EXECUTE on function public.begin_queue_batch() to carebook_worker
+grant EXECUTE on function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb) to PUBLIC
 grant EXECUTE on function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb) to carebook_app
 grant EXECUTE on function public.booking_response_body(p_appointment_id uuid) to carebook_admin
 grant EXECUTE on function public.booking_response_body(p_appointment_id uuid) to carebook_app
 grant EXECUTE on function public.booking_response_body(p_appointment_id uuid) to carebook_worker
+grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) to PUBLIC
 grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) to carebook_admin
 grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) to carebook_app
 grant EXECUTE on function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) to carebook_worker
 grant EXECUTE on function public.claim_booking_request(p_operation text, p_client_id text, p_idempotency_key text, p_request jsonb) to carebook_app
-grant EXECUTE on function public.claim_webhook_events(p_worker text, p_limit integer, p_lease_seconds integer) to carebook_worker
-grant EXECUTE on function public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[]) to carebook_worker
+grant EXECUTE on function public.claim_queue_jobs(p_kind text, p_worker text, p_limit integer, p_lease_seconds integer, p_max_attempts integer, p_rate_max integer, p_rate_seconds double precision) to carebook_worker
+grant EXECUTE on function public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision) to carebook_worker
+grant EXECUTE on function public.clinic_timezone(p_clinic_id uuid) to PUBLIC
+grant EXECUTE on function public.complete_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[]) to carebook_worker
+grant EXECUTE on function public.count_queue_throughput(p_kind text, p_shard text, p_labels text[], p_settled integer[], p_failed integer[]) to carebook_worker
+grant EXECUTE on function public.enqueue_queue_job(p_kind text, p_ref uuid, p_run_at timestamp with time zone, p_notify boolean) to carebook_worker
 grant EXECUTE on function public.expire_unpaid_holds(p_limit integer) to carebook_worker
-grant EXECUTE on function public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
+grant EXECUTE on function public.fail_outbox(p_ids uuid[], p_statuses text[], p_errors text[]) to carebook_worker
+grant EXECUTE on function public.fail_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[], p_errors text[], p_permanent boolean[], p_retry_after double precision[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
+grant EXECUTE on function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean) to PUBLIC
 grant EXECUTE on function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean) to carebook_worker
+grant EXECUTE on function public.integration_scope(p_integration_id uuid) to carebook_worker
+grant EXECUTE on function public.link_message_to_outbox(p_integration_id uuid, p_outbox_id uuid, p_provider text, p_message_id text) to carebook_worker
+grant EXECUTE on function public.outbox_deliveries(p_ids uuid[]) to carebook_worker
+grant EXECUTE on function public.outbox_reminder_offsets() to PUBLIC
+grant EXECUTE on function public.outbox_reminder_offsets() to carebook_app
+grant EXECUTE on function public.outbox_reminder_offsets() to carebook_worker
 grant EXECUTE on function public.purge_expired_booking_requests(p_limit integer) to carebook_worker
-grant EXECUTE on function public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) to carebook_worker
-grant EXECUTE on function public.release_webhook_events(p_worker text, p_ids uuid[]) to carebook_worker
+grant EXECUTE on function public.purge_queue_throughput() to PUBLIC
+grant EXECUTE on function public.queue_batch_live(p_id bigint) to PUBLIC
+grant EXECUTE on function public.queue_batch_lock(p_id bigint, p_wait boolean) to carebook_worker
+grant EXECUTE on function public.queue_retry_at(p_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
+grant EXECUTE on function public.queue_stats() to PUBLIC
+grant EXECUTE on function public.record_inbound_message(p_integration_id uuid, p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.record_queue_batch(p_id bigint, p_kind text, p_item_ids uuid[]) to PUBLIC
+grant EXECUTE on function public.recover_webhook_events(p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision) to carebook_worker
+grant EXECUTE on function public.refuse_cross_clinic(p_integration_id uuid, p_table text, p_row_id uuid) to carebook_worker
+grant EXECUTE on function public.release_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[]) to PUBLIC
+grant EXECUTE on function public.replay_outbox(p_ids uuid[]) to carebook_admin
+grant EXECUTE on function public.replay_queue_jobs(p_kind text, p_refs uuid[], p_reason text) to carebook_admin
 grant EXECUTE on function public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jsonb) to carebook_admin
+grant EXECUTE on function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) to PUBLIC
 grant EXECUTE on function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) to carebook_app
+grant EXECUTE on function public.settle_outbox(p_ids uuid[], p_statuses text[], p_refs text[], p_notes text[], p_payloads jsonb[]) to carebook_worker
+grant EXECUTE on function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
+grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_admin
+grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_app
+grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_readonly
+grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_worker
+grant EXECUTE on function public.slot_within_notice(p_slot appointment_slots) to carebook_admin
+grant EXECUTE on function public.slot_within_notice(p_slot appointment_slots) to carebook_app
+grant EXECUTE on function public.slot_within_notice(p_slot appointment_slots) to carebook_readonly
+grant EXECUTE on function public.slot_within_notice(p_slot appointment_slots) to carebook_worker
+grant EXECUTE on function public.take_orphaned_queue_batches(p_kind text) to carebook_worker
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_admin
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_app
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_worker
-grant EXECUTE on function public.webhook_queue_stats() to carebook_admin
-grant EXECUTE on function public.webhook_queue_stats() to carebook_worker
 grant INSERT (account_ref) on public.integrations to carebook_admin
 grant INSERT (amount_cents) on public.payments to carebook_admin
 grant INSERT (amount_cents) on public.payments to carebook_app
 grant INSERT (appointment_id) on public.booking_requests to carebook_app
 grant INSERT (appointment_id) on public.payments to carebook_admin
 grant INSERT (appointment_id) on public.payments to carebook_app
+grant INSERT (bucket) on public.queue_throughput to carebook_worker
+grant INSERT (buffer_after_minutes) on public.appointment_slots to carebook_admin
+grant INSERT (buffer_after_minutes) on public.appointment_slots to carebook_app
+grant INSERT (buffer_after_minutes) on public.appointment_slots to carebook_worker
+grant INSERT (buffer_after_minutes) on public.practitioner_schedules to carebook_admin
+grant INSERT (buffer_after_minutes) on public.practitioner_schedules to carebook_app
+grant INSERT (buffer_before_minutes) on public.appointment_slots to carebook_admin
+grant INSERT (buffer_before_minutes) on public.appointment_slots to carebook_app
+grant INSERT (buffer_before_minutes) on public.appointment_slots to carebook_worker
+grant INSERT (buffer_before_minutes) on public.practitioner_schedules to carebook_admin
+grant INSERT (buffer_before_minutes) on public.practitioner_schedules to carebook_app
+grant INSERT (changed_at) on public.message_consent to carebook_worker
 grant INSERT (client_id) on public.booking_requests to carebook_app
 grant INSERT (clinic_id) on public.appointment_slots to carebook_admin
 grant INSERT (clinic_id) on public.appointment_slots to carebook_app
+grant INSERT (clinic_id) on public.appointment_slots to carebook_worker
 grant INSERT (clinic_id) on public.appointments to carebook_admin
 grant INSERT (clinic_id) on public.appointments to carebook_app
 grant INSERT (clinic_id) on public.booking_requests to carebook_app
+grant INSERT (clinic_id) on public.clinic_holidays to carebook_admin
+grant INSERT (clinic_id) on public.clinic_holidays to carebook_app
 grant INSERT (clinic_id) on public.integrations to carebook_admin
+grant INSERT (clinic_id) on public.message_consent to carebook_worker
 grant INSERT (clinic_id) on public.patients to carebook_admin
 grant INSERT (clinic_id) on public.patients to carebook_app
 grant INSERT (clinic_id) on public.payments to carebook_admin
 grant INSERT (clinic_id) on public.payments to carebook_app
+grant INSERT (clinic_id) on public.practitioner_schedules to carebook_admin
+grant INSERT (clinic_id) on public.practitioner_schedules to carebook_app
+grant INSERT (clinic_id) on public.schedule_exceptions to carebook_admin
+grant INSERT (clinic_id) on public.schedule_exceptions to carebook_app
+grant INSERT (clinic_id) on public.schedule_rules to carebook_admin
+grant INSERT (clinic_id) on public.schedule_rules to carebook_app
+grant INSERT (clinic_id) on public.time_off to carebook_admin
+grant INSERT (clinic_id) on public.time_off to carebook_app
 grant INSERT (clinic_id) on public.users to carebook_admin
 grant INSERT (clinic_id) on public.users to carebook_app
+grant INSERT (closed) on public.schedule_exceptions to carebook_admin
+grant INSERT (closed) on public.schedule_exceptions to carebook_app
 grant INSERT (created_by) on public.appointments to carebook_admin
 grant INSERT (created_by) on public.appointments to carebook_app
 grant INSERT (currency) on public.appointment_slots to carebook_admin
 grant INSERT (currency) on public.appointment_slots to carebook_app
+grant INSERT (currency) on public.appointment_slots to carebook_worker
 grant INSERT (currency) on public.payments to carebook_admin
 grant INSERT (currency) on public.payments to carebook_app
+grant INSERT (currency) on public.practitioner_schedules to carebook_admin
+grant INSERT (currency) on public.practitioner_schedules to carebook_app
 grant INSERT (date_of_birth) on public.patients to carebook_admin
 grant INSERT (date_of_birth) on public.patients to carebook_app
 grant INSERT (email) on public.patients to carebook_admin
 grant INSERT (email) on public.patients to carebook_app
 grant INSERT (email) on public.users to carebook_admin
 grant INSERT (email) on public.users to carebook_app
+grant INSERT (end_local) on public.time_off to carebook_admin
+grant INSERT (end_local) on public.time_off to carebook_app
+grant INSERT (end_time) on public.schedule_exceptions to carebook_admin
+grant INSERT (end_time) on public.schedule_exceptions to carebook_app
+grant INSERT (end_time) on public.schedule_rules to carebook_admin
+grant INSERT (end_time) on public.schedule_rules to carebook_app
 grant INSERT (ends_at) on public.appointment_slots to carebook_admin
 grant INSERT (ends_at) on public.appointment_slots to carebook_app
+grant INSERT (ends_at) on public.appointment_slots to carebook_worker
 grant INSERT (ends_at) on public.appointments to carebook_admin
 grant INSERT (ends_at) on public.appointments to carebook_app
+grant INSERT (every_n_weeks) on public.schedule_rules to carebook_admin
+grant INSERT (every_n_weeks) on public.schedule_rules to carebook_app
+grant INSERT (failed) on public.queue_throughput to carebook_worker
 grant INSERT (full_name) on public.patients to carebook_admin
 grant INSERT (full_name) on public.patients to carebook_app
 grant INSERT (full_name) on public.users to carebook_admin
 grant INSERT (full_name) on public.users to carebook_app
 grant INSERT (hold_expires_at) on public.appointments to carebook_admin
 grant INSERT (hold_expires_at) on public.appointments to carebook_app
+grant INSERT (horizon_days) on public.practitioner_schedules to carebook_admin
+grant INSERT (horizon_days) on public.practitioner_schedules to carebook_app
 grant INSERT (id) on public.appointment_slots to carebook_admin
 grant INSERT (id) on public.appointment_slots to carebook_app
+grant INSERT (id) on public.appointment_slots to carebook_worker
 grant INSERT (id) on public.appointments to carebook_admin
 grant INSERT (id) on public.appointments to carebook_app
 grant INSERT (id) on public.booking_requests to carebook_app
+grant INSERT (id) on public.clinic_holidays to carebook_admin
+grant INSERT (id) on public.clinic_holidays to carebook_app
 grant INSERT (id) on public.clinics to carebook_admin
 grant INSERT (id) on public.integrations to carebook_admin
 grant INSERT (id) on public.patients to carebook_admin
 grant INSERT (id) on public.patients to carebook_app
 grant INSERT (id) on public.payments to carebook_admin
 grant INSERT (id) on public.payments to carebook_app
+grant INSERT (id) on public.practitioner_schedules to carebook_admin
+grant INSERT (id) on public.practitioner_schedules to carebook_app
+grant INSERT (id) on public.queue_batches to carebook_worker
+grant INSERT (id) on public.schedule_exceptions to carebook_admin
+grant INSERT (id) on public.schedule_exceptions to carebook_app
+grant INSERT (id) on public.schedule_rules to carebook_admin
+grant INSERT (id) on public.schedule_rules to carebook_app
+grant INSERT (id) on public.time_off to carebook_admin
+grant INSERT (id) on public.time_off to carebook_app
 grant INSERT (id) on public.users to carebook_admin
 grant INSERT (id) on public.users to carebook_app
+grant INSERT (id) on public.webhook_requests to carebook_worker
 grant INSERT (idempotency_key) on public.booking_requests to carebook_app
 grant INSERT (is_active) on public.integrations to carebook_admin
+grant INSERT (item_ids) on public.queue_batches to carebook_worker
+grant INSERT (kind) on public.queue_batches to carebook_worker
+grant INSERT (kind) on public.queue_jobs to carebook_worker
+grant INSERT (kind) on public.queue_rate_limits to carebook_worker
+grant INSERT (kind) on public.queue_throughput to carebook_worker
+grant INSERT (label) on public.queue_throughput to carebook_worker
+grant INSERT (local_date) on public.appointment_slots to carebook_admin
+grant INSERT (local_date) on public.appointment_slots to carebook_app
+grant INSERT (local_date) on public.appointment_slots to carebook_worker
+grant INSERT (local_date) on public.clinic_holidays to carebook_admin
+grant INSERT (local_date) on public.clinic_holidays to carebook_app
+grant INSERT (local_date) on public.schedule_exceptions to carebook_admin
+grant INSERT (local_date) on public.schedule_exceptions to carebook_app
+grant INSERT (message_channel) on public.patients to carebook_admin
+grant INSERT (message_channel) on public.patients to carebook_app
+grant INSERT (min_notice_minutes) on public.appointment_slots to carebook_admin
+grant INSERT (min_notice_minutes) on public.appointment_slots to carebook_app
+grant INSERT (min_notice_minutes) on public.appointment_slots to carebook_worker
+grant INSERT (min_notice_minutes) on public.practitioner_schedules to carebook_admin
+grant INSERT (min_notice_minutes) on public.practitioner_schedules to carebook_app
+grant INSERT (name) on public.clinic_holidays to carebook_admin
+grant INSERT (name) on public.clinic_holidays to carebook_app
 grant INSERT (name) on public.clinics to carebook_admin
 grant INSERT (name) on public.integrations to carebook_admin
 grant INSERT (notes) on public.appointments to carebook_admin
 grant INSERT (notes) on public.appointments to carebook_app
 grant INSERT (operation) on public.booking_requests to carebook_app
+grant INSERT (opted_out) on public.message_consent to carebook_worker
 grant INSERT (patient_id) on public.appointments to carebook_admin
 grant INSERT (patient_id) on public.appointments to carebook_app
 grant INSERT (patient_id) on public.payments to carebook_admin
 grant INSERT (patient_id) on public.payments to carebook_app
+grant INSERT (phone) on public.message_consent to carebook_worker
 grant INSERT (phone) on public.patients to carebook_admin
 grant INSERT (phone) on public.patients to carebook_app
 grant INSERT (phone) on public.users to carebook_admin
 grant INSERT (phone) on public.users to carebook_app
+grant INSERT (platform_wide) on public.integrations to carebook_admin
 grant INSERT (practitioner_id) on public.appointment_slots to carebook_admin
 grant INSERT (practitioner_id) on public.appointment_slots to carebook_app
+grant INSERT (practitioner_id) on public.appointment_slots to carebook_worker
+grant INSERT (practitioner_id) on public.practitioner_schedules to carebook_admin
+grant INSERT (practitioner_id) on public.practitioner_schedules to carebook_app
+grant INSERT (practitioner_id) on public.schedule_exceptions to carebook_admin
+grant INSERT (practitioner_id) on public.schedule_exceptions to carebook_app
+grant INSERT (practitioner_id) on public.time_off to carebook_admin
+grant INSERT (practitioner_id) on public.time_off to carebook_app
 grant INSERT (price_cents) on public.appointment_slots to carebook_admin
 grant INSERT (price_cents) on public.appointment_slots to carebook_app
+grant INSERT (price_cents) on public.appointment_slots to carebook_worker
+grant INSERT (price_cents) on public.practitioner_schedules to carebook_admin
+grant INSERT (price_cents) on public.practitioner_schedules to carebook_app
 grant INSERT (provider) on public.integrations to carebook_admin
+grant INSERT (raw_body) on public.webhook_requests to carebook_worker
+grant INSERT (reason) on public.schedule_exceptions to carebook_admin
+grant INSERT (reason) on public.schedule_exceptions to carebook_app
+grant INSERT (reason) on public.time_off to carebook_admin
+grant INSERT (reason) on public.time_off to carebook_app
+grant INSERT (ref) on public.queue_jobs to carebook_worker
+grant INSERT (refund_cutoff_hours) on public.clinics to carebook_admin
 grant INSERT (request_fingerprint) on public.booking_requests to carebook_app
+grant INSERT (request_url) on public.webhook_requests to carebook_worker
 grant INSERT (response_body) on public.booking_requests to carebook_app
 grant INSERT (response_status) on public.booking_requests to carebook_app
 grant INSERT (role) on public.users to carebook_admin
 grant INSERT (role) on public.users to carebook_app
+grant INSERT (rule_id) on public.appointment_slots to carebook_admin
+grant INSERT (rule_id) on public.appointment_slots to carebook_app
+grant INSERT (rule_id) on public.appointment_slots to carebook_worker
+grant INSERT (run_at) on public.queue_jobs to carebook_worker
 grant INSERT (schedule_id) on public.appointment_slots to carebook_admin
 grant INSERT (schedule_id) on public.appointment_slots to carebook_app
+grant INSERT (schedule_id) on public.appointment_slots to carebook_worker
+grant INSERT (schedule_id) on public.schedule_rules to carebook_admin
+grant INSERT (schedule_id) on public.schedule_rules to carebook_app
 grant INSERT (secret_ref) on public.integrations to carebook_admin
+grant INSERT (settled) on public.queue_throughput to carebook_worker
+grant INSERT (shard) on public.queue_throughput to carebook_worker
+grant INSERT (signed_headers) on public.webhook_requests to carebook_worker
 grant INSERT (slot_id) on public.appointments to carebook_admin
 grant INSERT (slot_id) on public.appointments to carebook_app
+grant INSERT (slot_minutes) on public.practitioner_schedules to carebook_admin
+grant INSERT (slot_minutes) on public.practitioner_schedules to carebook_app
 grant INSERT (slug) on public.clinics to carebook_admin
+grant INSERT (source) on public.message_consent to carebook_worker
+grant INSERT (start_local) on public.time_off to carebook_admin
+grant INSERT (start_local) on public.time_off to carebook_app
+grant INSERT (start_time) on public.schedule_exceptions to carebook_admin
+grant INSERT (start_time) on public.schedule_exceptions to carebook_app
+grant INSERT (start_time) on public.schedule_rules to carebook_admin
+grant INSERT (start_time) on public.schedule_rules to carebook_app
 grant INSERT (starts_at) on public.appointment_slots to carebook_admin
 grant INSERT (starts_at) on public.appointment_slots to carebook_app
+grant INSERT (starts_at) on public.appointment_slots to carebook_worker
 grant INSERT (starts_at) on public.appointments to carebook_admin
 grant INSERT (starts_at) on public.appointments to carebook_app
 grant INSERT (status) on public.appointments to carebook_admin
@@ -526,17 +982,37 @@ grant INSERT (status) on public.appointments to carebook_app
 grant INSERT (status) on public.payments to carebook_admin
 grant INSERT (status) on public.payments to carebook_app
 grant INSERT (timezone) on public.clinics to carebook_admin
+grant INSERT (timezone) on public.practitioner_schedules to carebook_admin
+grant INSERT (timezone) on public.practitioner_schedules to carebook_app
+grant INSERT (tzdata_version) on public.appointment_slots to carebook_admin
+grant INSERT (tzdata_version) on public.appointment_slots to carebook_app
+grant INSERT (tzdata_version) on public.appointment_slots to carebook_worker
+grant INSERT (valid_from) on public.practitioner_schedules to carebook_admin
+grant INSERT (valid_from) on public.practitioner_schedules to carebook_app
+grant INSERT (valid_until) on public.practitioner_schedules to carebook_admin
+grant INSERT (valid_until) on public.practitioner_schedules to carebook_app
 grant INSERT (video_room_name) on public.appointments to carebook_admin
 grant INSERT (video_room_name) on public.appointments to carebook_app
 grant INSERT (visit_type) on public.appointment_slots to carebook_admin
 grant INSERT (visit_type) on public.appointment_slots to carebook_app
+grant INSERT (visit_type) on public.appointment_slots to carebook_worker
 grant INSERT (visit_type) on public.appointments to carebook_admin
 grant INSERT (visit_type) on public.appointments to carebook_app
+grant INSERT (visit_type) on public.practitioner_schedules to carebook_admin
+grant INSERT (visit_type) on public.practitioner_schedules to carebook_app
+grant INSERT (visit_type) on public.schedule_rules to carebook_admin
+grant INSERT (visit_type) on public.schedule_rules to carebook_app
+grant INSERT (webhook_id) on public.inbound_messages to carebook_worker
+grant INSERT (webhook_id) on public.webhook_requests to carebook_worker
+grant INSERT (weekday) on public.schedule_rules to carebook_admin
+grant INSERT (weekday) on public.schedule_rules to carebook_app
 grant INSERT on public.inbound_messages to carebook_worker
 grant INSERT on public.notifications to carebook_worker
 grant INSERT on public.webhook_events to carebook_worker
 grant SELECT on audit.audit_log to carebook_admin
 grant SELECT on audit.audit_log to carebook_app
+grant SELECT on carebook_migrations.checksums to carebook_readonly
+grant SELECT on carebook_migrations.pgmigrations to carebook_readonly
 grant SELECT on public.appointment_slots to carebook_admin
 grant SELECT on public.appointment_slots to carebook_app
 grant SELECT on public.appointment_slots to carebook_readonly
@@ -548,6 +1024,10 @@ grant SELECT on public.appointments to carebook_worker
 grant SELECT on public.booking_requests to carebook_admin
 grant SELECT on public.booking_requests to carebook_app
 grant SELECT on public.booking_requests to carebook_worker
+grant SELECT on public.clinic_holidays to carebook_admin
+grant SELECT on public.clinic_holidays to carebook_app
+grant SELECT on public.clinic_holidays to carebook_readonly
+grant SELECT on public.clinic_holidays to carebook_worker
 grant SELECT on public.clinics to carebook_admin
 grant SELECT on public.clinics to carebook_app
 grant SELECT on public.clinics to carebook_readonly
@@ -559,10 +1039,22 @@ grant SELECT on public.inbound_messages to carebook_worker
 grant SELECT on public.integrations to carebook_admin
 grant SELECT on public.integrations to carebook_app
 grant SELECT on public.integrations to carebook_worker
+grant SELECT on public.message_consent to carebook_admin
+grant SELECT on public.message_consent to carebook_app
+grant SELECT on public.message_consent to carebook_readonly
+grant SELECT on public.message_consent to carebook_worker
 grant SELECT on public.notifications to carebook_admin
 grant SELECT on public.notifications to carebook_app
 grant SELECT on public.notifications to carebook_readonly
 grant SELECT on public.notifications to carebook_worker
+grant SELECT on public.outbox to carebook_admin
+grant SELECT on public.outbox to carebook_app
+grant SELECT on public.outbox to carebook_readonly
+grant SELECT on public.outbox to carebook_worker
+grant SELECT on public.outbox_kinds to carebook_admin
+grant SELECT on public.outbox_kinds to carebook_app
+grant SELECT on public.outbox_kinds to carebook_readonly
+grant SELECT on public.outbox_kinds to carebook_worker
 grant SELECT on public.patients to carebook_admin
 grant SELECT on public.patients to carebook_app
 grant SELECT on public.patients to carebook_readonly
@@ -571,87 +1063,194 @@ grant SELECT on public.payments to carebook_admin
 grant SELECT on public.payments to carebook_app
 grant SELECT on public.payments to carebook_readonly
 grant SELECT on public.payments to carebook_worker
+grant SELECT on public.practitioner_schedules to carebook_admin
+grant SELECT on public.practitioner_schedules to carebook_app
+grant SELECT on public.practitioner_schedules to carebook_readonly
+grant SELECT on public.practitioner_schedules to carebook_worker
+grant SELECT on public.queue_batches to carebook_admin
+grant SELECT on public.queue_batches to carebook_worker
+grant SELECT on public.queue_jobs to carebook_admin
+grant SELECT on public.queue_jobs to carebook_readonly
+grant SELECT on public.queue_jobs to carebook_worker
+grant SELECT on public.queue_rate_limits to carebook_admin
+grant SELECT on public.queue_rate_limits to carebook_worker
+grant SELECT on public.queue_throughput to carebook_admin
+grant SELECT on public.queue_throughput to carebook_worker
+grant SELECT on public.schedule_exceptions to carebook_admin
+grant SELECT on public.schedule_exceptions to carebook_app
+grant SELECT on public.schedule_exceptions to carebook_readonly
+grant SELECT on public.schedule_exceptions to carebook_worker
+grant SELECT on public.schedule_rules to carebook_admin
+grant SELECT on public.schedule_rules to carebook_app
+grant SELECT on public.schedule_rules to carebook_readonly
+grant SELECT on public.schedule_rules to carebook_worker
+grant SELECT on public.time_off to carebook_admin
+grant SELECT on public.time_off to carebook_app
+grant SELECT on public.time_off to carebook_readonly
+grant SELECT on public.time_off to carebook_worker
 grant SELECT on public.users to carebook_admin
 grant SELECT on public.users to carebook_app
 grant SELECT on public.users to carebook_readonly
 grant SELECT on public.users to carebook_worker
 grant SELECT on public.webhook_events to carebook_admin
 grant SELECT on public.webhook_events to carebook_worker
+grant SELECT on public.webhook_providers to carebook_admin
+grant SELECT on public.webhook_providers to carebook_app
+grant SELECT on public.webhook_providers to carebook_readonly
+grant SELECT on public.webhook_providers to carebook_worker
+grant SELECT on public.webhook_requests to carebook_admin
+grant SELECT on public.webhook_requests to carebook_worker
 grant UPDATE (account_ref) on public.integrations to carebook_admin
 grant UPDATE (appointment_id) on public.appointment_slots to carebook_admin
 grant UPDATE (appointment_id) on public.appointment_slots to carebook_app
 grant UPDATE (appointment_id) on public.appointment_slots to carebook_worker
 grant UPDATE (appointment_id) on public.booking_requests to carebook_app
 grant UPDATE (appointment_id) on public.inbound_messages to carebook_worker
+grant UPDATE (attempts) on public.outbox to carebook_worker
+grant UPDATE (attempts) on public.queue_jobs to carebook_admin
+grant UPDATE (attempts) on public.queue_jobs to carebook_worker
 grant UPDATE (attempts) on public.webhook_events to carebook_admin
+grant UPDATE (buffer_after_minutes) on public.appointment_slots to carebook_admin
+grant UPDATE (buffer_after_minutes) on public.appointment_slots to carebook_app
+grant UPDATE (buffer_after_minutes) on public.appointment_slots to carebook_worker
+grant UPDATE (buffer_after_minutes) on public.practitioner_schedules to carebook_admin
+grant UPDATE (buffer_after_minutes) on public.practitioner_schedules to carebook_app
+grant UPDATE (buffer_before_minutes) on public.appointment_slots to carebook_admin
+grant UPDATE (buffer_before_minutes) on public.appointment_slots to carebook_app
+grant UPDATE (buffer_before_minutes) on public.appointment_slots to carebook_worker
+grant UPDATE (buffer_before_minutes) on public.practitioner_schedules to carebook_admin
+grant UPDATE (buffer_before_minutes) on public.practitioner_schedules to carebook_app
 grant UPDATE (cancellation_reason) on public.appointments to carebook_admin
 grant UPDATE (cancellation_reason) on public.appointments to carebook_app
 grant UPDATE (cancellation_reason) on public.appointments to carebook_worker
 grant UPDATE (cancelled_at) on public.appointments to carebook_admin
 grant UPDATE (cancelled_at) on public.appointments to carebook_app
 grant UPDATE (cancelled_at) on public.appointments to carebook_worker
+grant UPDATE (changed_at) on public.message_consent to carebook_worker
 grant UPDATE (clinic_id) on public.integrations to carebook_admin
+grant UPDATE (currency) on public.appointment_slots to carebook_admin
+grant UPDATE (currency) on public.appointment_slots to carebook_app
+grant UPDATE (currency) on public.appointment_slots to carebook_worker
+grant UPDATE (currency) on public.practitioner_schedules to carebook_admin
+grant UPDATE (currency) on public.practitioner_schedules to carebook_app
 grant UPDATE (date_of_birth) on public.patients to carebook_admin
 grant UPDATE (date_of_birth) on public.patients to carebook_app
+grant UPDATE (dead_at) on public.queue_jobs to carebook_admin
+grant UPDATE (dead_at) on public.queue_jobs to carebook_worker
 grant UPDATE (email) on public.patients to carebook_admin
 grant UPDATE (email) on public.patients to carebook_app
 grant UPDATE (email) on public.users to carebook_admin
 grant UPDATE (email) on public.users to carebook_app
+grant UPDATE (ends_at) on public.appointment_slots to carebook_admin
+grant UPDATE (ends_at) on public.appointment_slots to carebook_app
+grant UPDATE (ends_at) on public.appointment_slots to carebook_worker
 grant UPDATE (ends_at) on public.appointments to carebook_admin
 grant UPDATE (ends_at) on public.appointments to carebook_app
 grant UPDATE (ends_at) on public.appointments to carebook_worker
 grant UPDATE (error) on public.webhook_events to carebook_admin
 grant UPDATE (error_code) on public.notifications to carebook_worker
+grant UPDATE (failed) on public.queue_throughput to carebook_worker
 grant UPDATE (failure_reason) on public.payments to carebook_admin
 grant UPDATE (failure_reason) on public.payments to carebook_app
 grant UPDATE (failure_reason) on public.payments to carebook_worker
+grant UPDATE (first_attempt_at) on public.outbox to carebook_worker
 grant UPDATE (full_name) on public.patients to carebook_admin
 grant UPDATE (full_name) on public.patients to carebook_app
 grant UPDATE (full_name) on public.users to carebook_admin
 grant UPDATE (full_name) on public.users to carebook_app
+grant UPDATE (granted) on public.queue_rate_limits to carebook_worker
 grant UPDATE (hold_expires_at) on public.appointments to carebook_admin
 grant UPDATE (hold_expires_at) on public.appointments to carebook_app
 grant UPDATE (hold_expires_at) on public.appointments to carebook_worker
+grant UPDATE (horizon_days) on public.practitioner_schedules to carebook_admin
+grant UPDATE (horizon_days) on public.practitioner_schedules to carebook_app
 grant UPDATE (is_active) on public.integrations to carebook_admin
 grant UPDATE (is_available) on public.appointment_slots to carebook_admin
 grant UPDATE (is_available) on public.appointment_slots to carebook_app
 grant UPDATE (is_available) on public.appointment_slots to carebook_worker
+grant UPDATE (key_version) on public.outbox to carebook_worker
 grant UPDATE (last_attempt_at) on public.webhook_events to carebook_admin
+grant UPDATE (last_error) on public.outbox to carebook_admin
+grant UPDATE (last_error) on public.outbox to carebook_worker
+grant UPDATE (last_error) on public.queue_jobs to carebook_admin
+grant UPDATE (last_error) on public.queue_jobs to carebook_worker
+grant UPDATE (local_date) on public.appointment_slots to carebook_admin
+grant UPDATE (local_date) on public.appointment_slots to carebook_app
+grant UPDATE (local_date) on public.appointment_slots to carebook_worker
+grant UPDATE (locked_by) on public.queue_jobs to carebook_worker
 grant UPDATE (locked_by) on public.webhook_events to carebook_admin
+grant UPDATE (locked_until) on public.queue_jobs to carebook_worker
 grant UPDATE (locked_until) on public.webhook_events to carebook_admin
+grant UPDATE (message_channel) on public.patients to carebook_admin
+grant UPDATE (message_channel) on public.patients to carebook_app
+grant UPDATE (min_notice_minutes) on public.appointment_slots to carebook_admin
+grant UPDATE (min_notice_minutes) on public.appointment_slots to carebook_app
+grant UPDATE (min_notice_minutes) on public.appointment_slots to carebook_worker
+grant UPDATE (min_notice_minutes) on public.practitioner_schedules to carebook_admin
+grant UPDATE (min_notice_minutes) on public.practitioner_schedules to carebook_app
 grant UPDATE (name) on public.clinics to carebook_admin
 grant UPDATE (name) on public.clinics to carebook_app
 grant UPDATE (name) on public.integrations to carebook_admin
 grant UPDATE (next_attempt_at) on public.webhook_events to carebook_admin
+grant UPDATE (note) on public.outbox to carebook_admin
+grant UPDATE (note) on public.outbox to carebook_worker
+grant UPDATE (opted_out) on public.message_consent to carebook_worker
+grant UPDATE (outbox_id) on public.notifications to carebook_worker
 grant UPDATE (outcome) on public.inbound_messages to carebook_worker
 grant UPDATE (patient_confirmed_at) on public.appointments to carebook_admin
 grant UPDATE (patient_confirmed_at) on public.appointments to carebook_app
 grant UPDATE (patient_confirmed_at) on public.appointments to carebook_worker
+grant UPDATE (payload) on public.outbox to carebook_worker
 grant UPDATE (phone) on public.patients to carebook_admin
 grant UPDATE (phone) on public.patients to carebook_app
 grant UPDATE (phone) on public.users to carebook_admin
 grant UPDATE (phone) on public.users to carebook_app
+grant UPDATE (platform_wide) on public.integrations to carebook_admin
+grant UPDATE (price_cents) on public.appointment_slots to carebook_admin
+grant UPDATE (price_cents) on public.appointment_slots to carebook_app
+grant UPDATE (price_cents) on public.appointment_slots to carebook_worker
+grant UPDATE (price_cents) on public.practitioner_schedules to carebook_admin
+grant UPDATE (price_cents) on public.practitioner_schedules to carebook_app
 grant UPDATE (processed_at) on public.webhook_events to carebook_admin
 grant UPDATE (provider_payment_id) on public.payments to carebook_worker
+grant UPDATE (provider_ref) on public.outbox to carebook_worker
+grant UPDATE (refund_cutoff_hours) on public.clinics to carebook_admin
 grant UPDATE (replay_count) on public.webhook_events to carebook_admin
 grant UPDATE (response_body) on public.booking_requests to carebook_app
 grant UPDATE (response_status) on public.booking_requests to carebook_app
 grant UPDATE (role) on public.users to carebook_admin
 grant UPDATE (role) on public.users to carebook_app
+grant UPDATE (rule_id) on public.appointment_slots to carebook_admin
+grant UPDATE (rule_id) on public.appointment_slots to carebook_app
+grant UPDATE (rule_id) on public.appointment_slots to carebook_worker
+grant UPDATE (run_at) on public.queue_jobs to carebook_admin
+grant UPDATE (run_at) on public.queue_jobs to carebook_worker
+grant UPDATE (schedule_id) on public.appointment_slots to carebook_admin
+grant UPDATE (schedule_id) on public.appointment_slots to carebook_app
+grant UPDATE (schedule_id) on public.appointment_slots to carebook_worker
 grant UPDATE (secret_ref) on public.integrations to carebook_admin
+grant UPDATE (settled) on public.queue_throughput to carebook_worker
+grant UPDATE (settled_at) on public.outbox to carebook_admin
+grant UPDATE (settled_at) on public.outbox to carebook_worker
 grant UPDATE (slot_id) on public.appointments to carebook_admin
 grant UPDATE (slot_id) on public.appointments to carebook_app
 grant UPDATE (slot_id) on public.appointments to carebook_worker
+grant UPDATE (slot_minutes) on public.practitioner_schedules to carebook_admin
+grant UPDATE (slot_minutes) on public.practitioner_schedules to carebook_app
 grant UPDATE (slug) on public.clinics to carebook_admin
+grant UPDATE (source) on public.message_consent to carebook_worker
 grant UPDATE (starts_at) on public.appointments to carebook_admin
 grant UPDATE (starts_at) on public.appointments to carebook_app
 grant UPDATE (starts_at) on public.appointments to carebook_worker
 grant UPDATE (status) on public.appointment_slots to carebook_admin
 grant UPDATE (status) on public.appointment_slots to carebook_app
+grant UPDATE (status) on public.appointment_slots to carebook_worker
 grant UPDATE (status) on public.appointments to carebook_admin
 grant UPDATE (status) on public.appointments to carebook_app
 grant UPDATE (status) on public.appointments to carebook_worker
 grant UPDATE (status) on public.notifications to carebook_worker
+grant UPDATE (status) on public.outbox to carebook_admin
+grant UPDATE (status) on public.outbox to carebook_worker
 grant UPDATE (status) on public.payments to carebook_admin
 grant UPDATE (status) on public.payments to carebook_app
 grant UPDATE (status) on public.payments to carebook_worker
@@ -660,36 +1259,68 @@ grant UPDATE (status_history) on public.notifications to carebook_worker
 grant UPDATE (status_rank) on public.notifications to carebook_worker
 grant UPDATE (timezone) on public.clinics to carebook_admin
 grant UPDATE (timezone) on public.clinics to carebook_app
+grant UPDATE (timezone) on public.practitioner_schedules to carebook_admin
+grant UPDATE (timezone) on public.practitioner_schedules to carebook_app
+grant UPDATE (tzdata_version) on public.appointment_slots to carebook_admin
+grant UPDATE (tzdata_version) on public.appointment_slots to carebook_app
+grant UPDATE (tzdata_version) on public.appointment_slots to carebook_worker
+grant UPDATE (valid_from) on public.practitioner_schedules to carebook_admin
+grant UPDATE (valid_from) on public.practitioner_schedules to carebook_app
+grant UPDATE (valid_until) on public.practitioner_schedules to carebook_admin
+grant UPDATE (valid_until) on public.practitioner_schedules to carebook_app
 grant UPDATE (video_ended_at) on public.appointments to carebook_admin
 grant UPDATE (video_ended_at) on public.appointments to carebook_worker
 grant UPDATE (video_room_name) on public.appointments to carebook_app
+grant UPDATE (video_room_name) on public.appointments to carebook_worker
 grant UPDATE (video_started_at) on public.appointments to carebook_admin
 grant UPDATE (video_started_at) on public.appointments to carebook_worker
+grant UPDATE (visit_type) on public.appointment_slots to carebook_admin
+grant UPDATE (visit_type) on public.appointment_slots to carebook_app
+grant UPDATE (visit_type) on public.appointment_slots to carebook_worker
 grant UPDATE (visit_type) on public.appointments to carebook_app
+grant UPDATE (visit_type) on public.practitioner_schedules to carebook_admin
+grant UPDATE (visit_type) on public.practitioner_schedules to carebook_app
 grant UPDATE on public.webhook_events to carebook_worker
+grant USAGE on public.queue_batches_id_seq to carebook_worker
 grant USAGE on schema audit to carebook_admin
 grant USAGE on schema audit to carebook_app
 grant USAGE on schema audit to carebook_worker
+grant USAGE on schema carebook_migrations to carebook_readonly
 
--- triggers (16)
+-- triggers (31)
 trigger CREATE TRIGGER _100_record_checksum AFTER INSERT OR DELETE ON carebook_migrations.pgmigrations FOR EACH ROW EXECUTE FUNCTION carebook_migrations.tg_pgmigrations__record_checksum()
+trigger CREATE TRIGGER _100_secret_ref_names_provider BEFORE INSERT OR UPDATE OF provider, secret_ref ON public.integrations FOR EACH ROW EXECUTE FUNCTION tg_integrations__secret_ref_names_provider()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.appointment_slots FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.appointments FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.clinics FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.integrations FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.notifications FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
+trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.outbox FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.patients FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.payments FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
+trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.practitioner_schedules FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
 trigger CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION tg__set_updated_at()
-trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.appointment_slots FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
+trigger CREATE TRIGGER _200_create_default_account AFTER INSERT ON public.webhook_providers FOR EACH ROW EXECUTE FUNCTION tg_webhook_providers__create_default_account()
+trigger CREATE TRIGGER _500_stage_outbox AFTER UPDATE OF status ON public.payments FOR EACH ROW WHEN (((new.status = 'refund_required'::text) AND (old.status IS DISTINCT FROM new.status))) EXECUTE FUNCTION tg_payments__stage_outbox()
+trigger CREATE TRIGGER _500_stage_outbox AFTER UPDATE OF status, starts_at ON public.appointments FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.starts_at IS DISTINCT FROM new.starts_at))) EXECUTE FUNCTION tg_appointments__stage_outbox()
+trigger CREATE TRIGGER _500_stage_outbox_insert AFTER INSERT ON public.appointments FOR EACH ROW WHEN ((new.status = 'confirmed'::text)) EXECUTE FUNCTION tg_appointments__stage_outbox()
+trigger CREATE TRIGGER _500_stage_outbox_insert AFTER INSERT ON public.payments FOR EACH ROW WHEN ((new.status = 'pending'::text)) EXECUTE FUNCTION tg_payments__stage_outbox()
+trigger CREATE TRIGGER _900_audit AFTER DELETE OR UPDATE ON public.appointment_slots FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.appointments FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change('notes', 'cancellation_reason')
+trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.clinic_holidays FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.clinics FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.integrations FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.patients FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change('full_name', 'email', 'phone', 'date_of_birth')
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.payments FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
+trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.practitioner_schedules FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
+trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.schedule_exceptions FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change('reason')
+trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.schedule_rules FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change()
+trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.time_off FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change('reason')
 trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION audit.tg_audit__row_change('full_name', 'email', 'phone')
+trigger CREATE TRIGGER _900_audit_insert AFTER INSERT ON public.appointment_slots FOR EACH ROW WHEN ((new.schedule_id IS NULL)) EXECUTE FUNCTION audit.tg_audit__row_change()
+trigger CREATE TRIGGER _901_audit_generated AFTER INSERT ON public.appointment_slots REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION audit.tg_appointment_slots__generated()
 
--- functions (29)
+-- functions (63)
 function audit.current_actor() -- Who is acting: the explicit actor (CLI), the JWT subject (API), or the database login.
   CREATE OR REPLACE FUNCTION audit.current_actor()
    RETURNS text
@@ -711,16 +1342,46 @@ function audit.record(p_action text, p_clinic_id uuid, p_table_name text, p_row_
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
+    -- The caller's SET ROLE: a SECURITY DEFINER function changes current_user, not this setting.
+    v_caller text := current_setting('role');
     v_id bigint;
   BEGIN
     IF p_action IS NULL OR p_action !~ '^[a-z_]+\.[a-z_.]+$' THEN
       RAISE EXCEPTION 'audit action must be a dotted name, got %', p_action USING errcode = '22023';
+    END IF;
+    -- A clinic's own roles write only their clinic's trail; the service and platform admins act for
+    -- any clinic (and write platform rows, clinic NULL); a superuser session is trusted anyway.
+    IF v_caller NOT IN ('carebook_worker', 'carebook_admin')
+       AND p_clinic_id IS DISTINCT FROM app_clinic_id()
+       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+      RAISE EXCEPTION 'audit rows for clinic % cannot be written from this context', p_clinic_id
+        USING errcode = '42501';
     END IF;
     INSERT INTO audit.audit_log (clinic_id, actor, actor_role, action, table_name, row_id, details, reason)
     VALUES (p_clinic_id, audit.current_actor(), nullif(current_setting('carebook.role', true), ''),
             p_action, p_table_name, p_row_id, p_details, p_reason)
     RETURNING id INTO v_id;
     RETURN v_id;
+  END
+  $function$
+function audit.tg_appointment_slots__generated() -- Trigger: one audit row per practitioner for the generated slots a statement inserted.
+  CREATE OR REPLACE FUNCTION audit.tg_appointment_slots__generated()
+   RETURNS trigger
+   LANGUAGE plpgsql
+   SECURITY DEFINER
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    INSERT INTO audit.audit_log (clinic_id, actor, actor_role, action, table_name, details)
+    SELECT i.clinic_id, audit.current_actor(), nullif(current_setting('carebook.role', true), ''), 'slots.generate',
+           'appointment_slots',
+           jsonb_build_object('practitioner_id', i.practitioner_id, 'created', count(*),
+                              'first_starts_at', min(i.starts_at), 'last_starts_at', max(i.starts_at),
+                              'schedule_ids', jsonb_agg(DISTINCT i.schedule_id))
+      FROM inserted i
+     WHERE i.schedule_id IS NOT NULL
+     GROUP BY i.clinic_id, i.practitioner_id;
+    RETURN NULL;
   END
   $function$
 function audit.tg_audit__row_change() -- Trigger: one audit row per changed row. Arguments name private columns whose values are left out.
@@ -800,61 +1461,68 @@ function public.app_user_id() -- carebook.user_id of this transaction: the JWT s
    LANGUAGE sql
    STABLE
   AS $function$ SELECT nullif(current_setting('carebook.user_id', true), '') $function$
-function public.apply_message_status(p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone) -- Records a delivery callback: always in status_history, in status only when it moves forward (read is never overwritten by a late delivered).
-  CREATE OR REPLACE FUNCTION public.apply_message_status(p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone)
+function public.apply_message_status(p_integration_id uuid, p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone) -- Records a delivery callback of a message of the integration's clinic: always in status_history, in status only when it moves forward (read is never overwritten by a late delivered).
+  CREATE OR REPLACE FUNCTION public.apply_message_status(p_integration_id uuid, p_provider text, p_message_id text, p_status text, p_error_code text, p_event_id text, p_at timestamp with time zone)
    RETURNS text
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
+    v_scope record;
+    v_notification record;
     v_status text := lower(p_status);
     v_rank integer := CASE lower(p_status)
       WHEN 'accepted' THEN 1 WHEN 'scheduled' THEN 1 WHEN 'queued' THEN 1 WHEN 'sending' THEN 2 WHEN 'sent' THEN 3
       WHEN 'delivered' THEN 4 WHEN 'read' THEN 5 WHEN 'undelivered' THEN 5 WHEN 'failed' THEN 5 WHEN 'canceled' THEN 5
       ELSE 0 END;
   BEGIN
+    SELECT * INTO v_scope FROM integration_scope(p_integration_id);
+    SELECT id, clinic_id INTO v_notification FROM notifications
+     WHERE provider = p_provider AND provider_message_id = p_message_id;
+    IF NOT FOUND THEN
+      RETURN 'ignored: no notification with this message id';
+    END IF;
+    IF NOT coalesce(v_scope.platform_wide, false) AND v_notification.clinic_id IS DISTINCT FROM v_scope.clinic_id THEN
+      RETURN refuse_cross_clinic(p_integration_id, 'notifications', v_notification.id);
+    END IF;
     UPDATE notifications
        SET status = CASE WHEN v_rank > status_rank THEN v_status ELSE status END,
            status_rank = greatest(status_rank, v_rank),
            error_code = CASE WHEN v_rank > status_rank THEN coalesce(p_error_code, error_code) ELSE error_code END,
            status_history = status_history || jsonb_build_array(jsonb_build_object(
              'status', v_status, 'at', to_api_time(p_at), 'event_id', p_event_id, 'error_code', p_error_code))
-     WHERE provider = p_provider AND provider_message_id = p_message_id
+     WHERE id = v_notification.id
        AND NOT status_history @> jsonb_build_array(jsonb_build_object('event_id', p_event_id));
-    IF FOUND THEN
-      RETURN 'status ' || v_status;
-    END IF;
-    IF EXISTS (SELECT 1 FROM notifications WHERE provider = p_provider AND provider_message_id = p_message_id) THEN
-      RETURN 'already recorded';
-    END IF;
-    RETURN 'ignored: no notification with this message id';
+    RETURN CASE WHEN FOUND THEN 'status ' || v_status ELSE 'already recorded' END;
   END
   $function$
-function public.apply_payment_event(p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text) -- Stripe payment outcome for a Carebook payment (by id, else by PaymentIntent id). Success confirms a held appointment or, after expiry/cancellation, marks the payment refund_required.
-  CREATE OR REPLACE FUNCTION public.apply_payment_event(p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text DEFAULT NULL::text)
+function public.apply_payment_event(p_integration_id uuid, p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text) -- Stripe payment outcome for a Carebook payment (by id, else by PaymentIntent id), only within the clinic of the integration it came through. Success confirms a held appointment or, after expiry/cancellation, marks the payment refund_required.
+  CREATE OR REPLACE FUNCTION public.apply_payment_event(p_integration_id uuid, p_payment_id uuid, p_provider_payment_id text, p_kind text, p_failure_reason text DEFAULT NULL::text)
    RETURNS text
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
-    v_appointment_id uuid;
+    v_scope record;
+    v_found record;
     v_appointment appointments%ROWTYPE;
     v_payment payments%ROWTYPE;
   BEGIN
     IF p_kind NOT IN ('succeeded', 'failed', 'refunded') THEN
       RAISE EXCEPTION 'unknown payment event kind %', p_kind USING errcode = '22023';
     END IF;
-    SELECT appointment_id INTO v_appointment_id FROM payments
+    SELECT * INTO v_scope FROM integration_scope(p_integration_id);
+    SELECT id, appointment_id, clinic_id INTO v_found FROM payments
      WHERE (p_payment_id IS NOT NULL AND id = p_payment_id)
         OR (p_payment_id IS NULL AND provider_payment_id = p_provider_payment_id);
-    IF v_appointment_id IS NULL THEN
+    IF v_found.appointment_id IS NULL THEN
       RAISE EXCEPTION 'no payment % / % yet', p_payment_id, p_provider_payment_id USING errcode = 'CB101';
     END IF;
-    SELECT * INTO v_appointment FROM appointments WHERE id = v_appointment_id FOR UPDATE;
-    SELECT * INTO v_payment FROM payments
-     WHERE appointment_id = v_appointment_id
-       AND ((p_payment_id IS NOT NULL AND id = p_payment_id) OR (p_payment_id IS NULL AND provider_payment_id = p_provider_payment_id))
-     FOR UPDATE;
+    IF NOT coalesce(v_scope.platform_wide, false) AND v_found.clinic_id IS DISTINCT FROM v_scope.clinic_id THEN
+      RETURN refuse_cross_clinic(p_integration_id, 'payments', v_found.id);
+    END IF;
+    SELECT * INTO v_appointment FROM appointments WHERE id = v_found.appointment_id FOR UPDATE;
+    SELECT * INTO v_payment FROM payments WHERE id = v_found.id FOR UPDATE;
     IF p_provider_payment_id IS NOT NULL AND v_payment.provider_payment_id IS NULL THEN
       UPDATE payments SET provider_payment_id = p_provider_payment_id WHERE id = v_payment.id;
     END IF;
@@ -888,37 +1556,78 @@ function public.apply_payment_event(p_payment_id uuid, p_provider_payment_id tex
     END IF;
   END
   $function$
-function public.apply_video_event(p_room text, p_kind text, p_at timestamp with time zone) -- Daily meeting.started / meeting.ended for the appointment owning the room; ended completes a confirmed video appointment. Order-tolerant.
-  CREATE OR REPLACE FUNCTION public.apply_video_event(p_room text, p_kind text, p_at timestamp with time zone)
+function public.apply_video_event(p_integration_id uuid, p_room text, p_kind text, p_at timestamp with time zone) -- Daily meeting.started / meeting.ended for the appointment owning the room, within the integration's clinic; ended completes a confirmed video appointment. Order-tolerant.
+  CREATE OR REPLACE FUNCTION public.apply_video_event(p_integration_id uuid, p_room text, p_kind text, p_at timestamp with time zone)
    RETURNS text
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
+    v_scope record;
     v_appointment appointments%ROWTYPE;
   BEGIN
+    IF p_kind NOT IN ('started', 'ended') THEN
+      RAISE EXCEPTION 'unknown video event kind %', p_kind USING errcode = '22023';
+    END IF;
+    SELECT * INTO v_scope FROM integration_scope(p_integration_id);
     SELECT * INTO v_appointment FROM appointments WHERE video_room_name = p_room FOR UPDATE;
     IF NOT FOUND THEN
       RETURN 'ignored: no appointment uses this room';
     END IF;
+    IF NOT coalesce(v_scope.platform_wide, false) AND v_appointment.clinic_id IS DISTINCT FROM v_scope.clinic_id THEN
+      RETURN refuse_cross_clinic(p_integration_id, 'appointments', v_appointment.id);
+    END IF;
     IF p_kind = 'started' THEN
       UPDATE appointments SET video_started_at = least(coalesce(video_started_at, p_at), p_at) WHERE id = v_appointment.id;
       RETURN 'video session started';
-    ELSIF p_kind = 'ended' THEN
-      UPDATE appointments SET video_ended_at = greatest(coalesce(video_ended_at, p_at), p_at) WHERE id = v_appointment.id;
-      IF v_appointment.status = 'confirmed' AND v_appointment.visit_type = 'video' THEN
-        UPDATE appointments SET status = 'completed' WHERE id = v_appointment.id;
-        -- The slot points only at active appointments (00011's invariant); it lies in the past.
-        UPDATE appointment_slots SET is_available = (status = 'open'), appointment_id = NULL
-         WHERE id = v_appointment.slot_id AND appointment_id = v_appointment.id;
-        RETURN 'video session ended, appointment completed';
-      END IF;
-      RETURN 'video session ended';
     END IF;
-    RAISE EXCEPTION 'unknown video event kind %', p_kind USING errcode = '22023';
+    UPDATE appointments SET video_ended_at = greatest(coalesce(video_ended_at, p_at), p_at) WHERE id = v_appointment.id;
+    IF v_appointment.status = 'confirmed' AND v_appointment.visit_type = 'video' THEN
+      UPDATE appointments SET status = 'completed' WHERE id = v_appointment.id;
+      -- The slot points only at active appointments (00011's invariant); it lies in the past.
+      UPDATE appointment_slots SET is_available = (status = 'open'), appointment_id = NULL
+       WHERE id = v_appointment.slot_id AND appointment_id = v_appointment.id;
+      RETURN 'video session ended, appointment completed';
+    END IF;
+    RETURN 'video session ended';
   END
   $function$
-function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb) -- Books a slot in one transaction: idempotency key, slot lock, appointment (pending_payment when priced), pending payment, slot flag, stored response, audit row.
+function public.available_slots(p_clinic_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_practitioners uuid[], p_visit_type text, p_after_starts_at timestamp with time zone, p_after_practitioner uuid, p_limit integer) -- Bookable slots of a clinic between two instants, in (starts_at, practitioner_id) order after a keyset cursor: the rows availability search groups by local date. Planned per call with the argument values.
+  CREATE OR REPLACE FUNCTION public.available_slots(p_clinic_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_practitioners uuid[], p_visit_type text, p_after_starts_at timestamp with time zone, p_after_practitioner uuid, p_limit integer)
+   RETURNS TABLE(id uuid, practitioner_id uuid, starts_at double precision, ends_at double precision)
+   LANGUAGE plpgsql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+   SET plan_cache_mode TO 'force_custom_plan'
+  AS $function$
+  BEGIN
+    RETURN QUERY
+    SELECT s.id, s.practitioner_id, date_part('epoch', s.starts_at) * 1000, date_part('epoch', s.ends_at) * 1000
+      FROM appointment_slots s
+     WHERE s.clinic_id = p_clinic_id AND s.starts_at >= p_from AND s.starts_at < p_to AND s.is_available
+       AND (p_practitioners IS NULL OR s.practitioner_id = ANY (p_practitioners))
+       AND (p_visit_type IS NULL OR s.visit_type = p_visit_type)
+       AND (p_after_starts_at IS NULL OR (s.starts_at, s.practitioner_id) > (p_after_starts_at, p_after_practitioner))
+       AND NOT slot_within_notice(s)
+       AND (s.buffer_before_minutes + s.buffer_after_minutes = 0 OR NOT slot_buffer_conflict(s))
+     ORDER BY s.starts_at, s.practitioner_id
+     LIMIT p_limit;
+  END
+  $function$
+function public.begin_queue_batch() -- A new batch id, whose advisory lock this transaction now holds.
+  CREATE OR REPLACE FUNCTION public.begin_queue_batch()
+   RETURNS bigint
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_batch bigint := nextval('queue_batches_id_seq');
+  BEGIN
+    PERFORM queue_batch_lock(v_batch, true);
+    RETURN v_batch;
+  END
+  $function$
+function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb) -- Books a slot in one transaction: idempotency key, slot lock, notice and buffers, appointment (pending_payment when priced), pending payment, slot flag, stored response, audit row.
   CREATE OR REPLACE FUNCTION public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_by text, p_idempotency_key text, p_metadata jsonb DEFAULT '{}'::jsonb)
    RETURNS TABLE(response_status integer, response_body jsonb, replayed boolean)
    LANGUAGE plpgsql
@@ -941,6 +1650,10 @@ function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_
   
     -- One booking at a time per patient, so the overlap check below cannot race.
     PERFORM pg_advisory_xact_lock(hashtextextended('carebook:patient:' || p_patient_id, 0));
+    -- 00017: one booking or regeneration at a time per practitioner, so the buffer check cannot race
+    -- and regeneration never withdraws a slot while it is being booked.
+    PERFORM pg_advisory_xact_lock(hashtextextended('carebook:practitioner:' || s.practitioner_id, 0))
+       FROM appointment_slots s WHERE s.id = p_slot_id;
   
     SELECT * INTO v_slot FROM appointment_slots WHERE id = p_slot_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -951,6 +1664,15 @@ function public.book_appointment(p_slot_id uuid, p_patient_id uuid, p_requested_
     END IF;
     IF v_slot.starts_at <= now() THEN
       RAISE EXCEPTION 'the slot has already started' USING errcode = 'CB001', detail = 'Choose a slot in the future.';
+    END IF;
+    -- 00017: the same two rules availability search applies, on the stored row.
+    IF slot_within_notice(v_slot) THEN
+      RAISE EXCEPTION 'the slot starts within % minutes', v_slot.min_notice_minutes USING errcode = 'CB201',
+        detail = 'Choose a later slot.';
+    END IF;
+    IF slot_buffer_conflict(v_slot) THEN
+      RAISE EXCEPTION 'the slot is too close to another booking' USING errcode = 'CB202',
+        detail = 'Choose another slot.';
     END IF;
     PERFORM 1 FROM patients WHERE id = p_patient_id;
     IF NOT FOUND THEN
@@ -1002,7 +1724,7 @@ function public.booking_response_body(p_appointment_id uuid) -- The API body {ap
                   FROM payments p WHERE p.appointment_id = a.id ORDER BY p.created_at DESC LIMIT 1))
     FROM appointments a WHERE a.id = p_appointment_id
   $function$
-function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) -- Cancels an active appointment, frees its slot, cancels a pending payment or marks a paid one refund_required. Idempotent.
+function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text) -- Cancels an active appointment, frees its slot, cancels a pending payment, and marks a paid one refund_required when the clinic cancels or the patient does before refund_cutoff_hours. Idempotent.
   CREATE OR REPLACE FUNCTION public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p_reason text DEFAULT NULL::text)
    RETURNS jsonb
    LANGUAGE plpgsql
@@ -1010,6 +1732,7 @@ function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p
   AS $function$
   DECLARE
     v_appointment appointments%ROWTYPE;
+    v_refund boolean;
   BEGIN
     SELECT * INTO v_appointment FROM appointments WHERE id = p_appointment_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -1026,13 +1749,48 @@ function public.cancel_appointment(p_appointment_id uuid, p_cancelled_by text, p
      WHERE id = v_appointment.id;
     UPDATE appointment_slots SET is_available = (status = 'open'), appointment_id = NULL
      WHERE id = v_appointment.slot_id AND appointment_id = v_appointment.id;
-    -- Money already taken must go back; a payment still pending will never be collected.
+    -- 00022: money already taken goes back when the clinic cancels, or when the patient (through
+    -- the API or a reply) cancels at least refund_cutoff_hours before the start; a payment still
+    -- pending will never be collected.
+    SELECT app_role() NOT IN ('patient', 'service')
+           OR now() <= v_appointment.starts_at - make_interval(hours => c.refund_cutoff_hours)
+      INTO v_refund FROM clinics c WHERE c.id = v_appointment.clinic_id;
     UPDATE payments SET status = CASE status WHEN 'succeeded' THEN 'refund_required' ELSE 'cancelled' END
-     WHERE appointment_id = v_appointment.id AND status IN ('pending', 'succeeded');
+     WHERE appointment_id = v_appointment.id AND (status = 'pending' OR (status = 'succeeded' AND v_refund));
     PERFORM audit.record('appointment.cancel', v_appointment.clinic_id, 'appointments', v_appointment.id,
-      jsonb_build_object('cancelled_by', p_cancelled_by));
+      jsonb_build_object('cancelled_by', p_cancelled_by, 'refund', v_refund));
     RETURN booking_response_body(v_appointment.id);
   END
+  $function$
+function public.cancel_outbox(p_appointment_id uuid, p_kinds text[], p_purposes text[], p_note text) -- Cancels an appointment's pending effects of the given kinds (and purposes) that no worker holds or is claiming, with their queue jobs (locked job first, as a claim locks them).
+  CREATE OR REPLACE FUNCTION public.cancel_outbox(p_appointment_id uuid, p_kinds text[], p_purposes text[], p_note text)
+   RETURNS integer
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- Only rows no worker holds or is claiming: one in flight finishes, and its own checks see the
+    -- new state. Locks as a claim takes them (the job, then the outbox row), so neither waits on the other.
+    WITH candidates AS (
+      SELECT o.id, 'outbox.' || o.kind AS job_kind FROM outbox o
+       WHERE o.appointment_id = p_appointment_id AND o.status = 'pending' AND o.kind = ANY (p_kinds)
+         AND (p_purposes IS NULL OR o.purpose = ANY (p_purposes))
+    ), free_jobs AS MATERIALIZED (
+      SELECT j.ref FROM queue_jobs j JOIN candidates c ON j.kind = c.job_kind AND j.ref = c.id
+       WHERE j.locked_by IS NULL
+         FOR UPDATE OF j SKIP LOCKED
+    ), waiting AS (
+      SELECT o.id FROM outbox o JOIN candidates c ON c.id = o.id
+       WHERE o.id IN (SELECT ref FROM free_jobs)
+          OR NOT EXISTS (SELECT 1 FROM queue_jobs j WHERE j.kind = c.job_kind AND j.ref = o.id)
+         FOR UPDATE OF o
+    ), jobs AS (
+      DELETE FROM queue_jobs j USING waiting w, outbox o WHERE o.id = w.id AND j.kind = 'outbox.' || o.kind AND j.ref = w.id
+    ), cancelled AS (
+      UPDATE outbox o SET status = 'cancelled', note = left(p_note, 500), settled_at = now()
+        FROM waiting w WHERE o.id = w.id
+      RETURNING 1
+    )
+    SELECT count(*)::integer FROM cancelled
   $function$
 function public.claim_booking_request(p_operation text, p_client_id text, p_idempotency_key text, p_request jsonb) -- Claims an idempotency key for this transaction, or returns the stored response of the request that already used it (CB003 when the request differs).
   CREATE OR REPLACE FUNCTION public.claim_booking_request(p_operation text, p_client_id text, p_idempotency_key text, p_request jsonb)
@@ -1068,39 +1826,142 @@ function public.claim_booking_request(p_operation text, p_client_id text, p_idem
     RETURN QUERY SELECT NULL::uuid, v_stored.response_status, v_stored.response_body;
   END
   $function$
-function public.claim_webhook_events(p_worker text, p_limit integer, p_lease_seconds integer) -- Leases up to p_limit ready events (new, due for retry, or with an expired lease) to p_worker. SKIP LOCKED: workers never wait on each other.
-  CREATE OR REPLACE FUNCTION public.claim_webhook_events(p_worker text, p_limit integer, p_lease_seconds integer)
-   RETURNS TABLE(id uuid, webhook_id uuid, provider text, event_type text, event_id text, payload jsonb, attempts integer)
-   LANGUAGE sql
+function public.claim_queue_jobs(p_kind text, p_worker text, p_limit integer, p_lease_seconds integer, p_max_attempts integer, p_rate_max integer, p_rate_seconds double precision) -- Leases up to p_limit due jobs of p_kind to p_worker (fewer when the kind's rate window is full; one alone when its lease ran out before), counting the attempt; buries jobs whose every lease ran out. SKIP LOCKED: workers never wait on each other.
+  CREATE OR REPLACE FUNCTION public.claim_queue_jobs(p_kind text, p_worker text, p_limit integer, p_lease_seconds integer, p_max_attempts integer, p_rate_max integer, p_rate_seconds double precision)
+   RETURNS TABLE(id bigint, ref uuid, attempts integer, dead boolean, alone boolean)
+   LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
-    UPDATE webhook_events e
-       SET status = 'processing', locked_by = p_worker, locked_until = now() + make_interval(secs => p_lease_seconds),
-           next_attempt_at = now() + make_interval(secs => p_lease_seconds),
-           attempts = e.attempts + 1, last_attempt_at = now()
-     WHERE e.id = ANY (ARRAY(
-             SELECT c.id FROM webhook_events c
-              WHERE c.status IN ('pending', 'failed', 'processing') AND c.next_attempt_at <= now()
-              ORDER BY c.next_attempt_at
-              LIMIT p_limit
-              FOR UPDATE SKIP LOCKED))
-    RETURNING e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+  #variable_conflict use_column
+  DECLARE
+    v_limit integer := p_limit;
+    v_recent timestamptz[];
+    v_ids bigint[];
+    v_alone boolean;
+  BEGIN
+    IF p_rate_max IS NOT NULL THEN
+      INSERT INTO queue_rate_limits (kind) VALUES (p_kind) ON CONFLICT (kind) DO NOTHING;
+      SELECT ARRAY(SELECT g FROM unnest(r.granted) AS g WHERE g > clock_timestamp() - make_interval(secs => p_rate_seconds))
+        INTO v_recent FROM queue_rate_limits r WHERE r.kind = p_kind FOR UPDATE;
+      v_limit := least(p_limit, p_rate_max - cardinality(v_recent));
+      IF v_limit <= 0 THEN RETURN; END IF;
+    END IF;
+    -- A job whose lease ran out (its worker died or hung during the call) is taken alone: whatever
+    -- stopped that worker cannot take a batch down with it again.
+    v_ids := ARRAY(SELECT j.id FROM queue_jobs j
+                    WHERE j.kind = p_kind AND j.locked_by IS NOT NULL AND j.run_at <= now()
+                    ORDER BY j.run_at LIMIT 1 FOR UPDATE SKIP LOCKED);
+    -- The caller makes no other call of this kind while it runs one claimed alone.
+    v_alone := cardinality(v_ids) > 0;
+    IF NOT v_alone THEN
+      v_ids := ARRAY(SELECT j.id FROM queue_jobs j
+                      WHERE j.kind = p_kind AND j.dead_at IS NULL AND j.locked_by IS NULL AND j.run_at <= now()
+                      ORDER BY j.run_at LIMIT v_limit FOR UPDATE SKIP LOCKED);
+    END IF;
+    IF cardinality(v_ids) = 0 THEN RETURN; END IF;
+    IF p_rate_max IS NOT NULL THEN
+      UPDATE queue_rate_limits r SET granted = v_recent || array_fill(clock_timestamp(), ARRAY[cardinality(v_ids)])
+       WHERE r.kind = p_kind;
+    END IF;
+    -- Every claim counts an attempt. A leased job whose attempts are used up killed (or hung) every
+    -- worker that took it: it is buried instead of handed out again.
+    RETURN QUERY
+      UPDATE queue_jobs j
+         SET attempts = CASE WHEN b.buried THEN j.attempts ELSE j.attempts + 1 END,
+             locked_by = CASE WHEN b.buried THEN NULL ELSE p_worker END,
+             locked_until = CASE WHEN b.buried THEN NULL ELSE now() + make_interval(secs => p_lease_seconds) END,
+             run_at = CASE WHEN b.buried THEN j.run_at ELSE now() + make_interval(secs => p_lease_seconds) END,
+             dead_at = CASE WHEN b.buried THEN now() END,
+             last_error = CASE WHEN b.buried
+                               THEN 'its lease ran out on each of its ' || j.attempts || ' attempts'
+                               ELSE j.last_error END
+        FROM (SELECT c.id, (c.locked_by IS NOT NULL AND c.attempts >= p_max_attempts) AS buried
+                FROM queue_jobs c WHERE c.id = ANY (v_ids)) AS b
+       WHERE j.id = b.id
+      RETURNING j.id, j.ref, j.attempts, b.buried, v_alone;
+  END
   $function$
-function public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[]) -- Marks events success — in the transaction that applied their effects — if p_worker still holds their lease. Returns how many it marked.
-  CREATE OR REPLACE FUNCTION public.complete_webhook_events(p_worker text, p_ids uuid[], p_notes text[])
-   RETURNS integer
-   LANGUAGE sql
+function public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision) -- In the handling transaction: recovers batches that did not commit, then locks up to p_limit new events (or one due for retry) under a new batch id. SKIP LOCKED: workers never wait on each other.
+  CREATE OR REPLACE FUNCTION public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision)
+   RETURNS TABLE(batch bigint, id uuid, webhook_id uuid, provider text, event_type text, event_id text, payload jsonb, attempts integer)
+   LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
-    WITH settled AS (
-      UPDATE webhook_events e
-         SET status = 'success', processed_at = now(), processed_by = p_worker, note = n.note, error = NULL,
-             locked_by = NULL, locked_until = NULL
-        FROM unnest(p_ids, p_notes) AS n(id, note)
-       WHERE e.id = n.id AND e.status = 'processing' AND e.locked_by = p_worker
-      RETURNING 1
-    )
-    SELECT count(*)::integer FROM settled
+  #variable_conflict use_column
+  DECLARE
+    v_batch bigint := begin_queue_batch();
+  BEGIN
+    PERFORM recover_webhook_events(p_max_attempts, p_base_seconds, p_cap_seconds);
+    -- An event that failed before (an error, or a crash) is retried alone: whatever made it fail
+    -- cannot take a batch down with it. The caller alternates p_retry_first, so neither starves.
+    IF p_retry_first THEN
+      RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+        FROM webhook_events e WHERE e.status = 'failed' AND e.next_attempt_at <= now()
+       ORDER BY e.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED;
+      IF FOUND THEN RETURN; END IF;
+    END IF;
+    RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+      FROM webhook_events e WHERE e.status = 'pending' AND e.next_attempt_at <= now()
+     ORDER BY e.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED;
+    IF FOUND OR p_retry_first THEN RETURN; END IF;
+    RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+      FROM webhook_events e WHERE e.status = 'failed' AND e.next_attempt_at <= now()
+     ORDER BY e.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED;
+  END
+  $function$
+function public.clinic_timezone(p_clinic_id uuid) -- The IANA zone of a clinic the caller may see (none: no row).
+  CREATE OR REPLACE FUNCTION public.clinic_timezone(p_clinic_id uuid)
+   RETURNS TABLE(timezone text)
+   LANGUAGE sql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$ SELECT c.timezone FROM clinics c WHERE c.id = p_clinic_id $function$
+function public.complete_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[]) -- Removes succeeded jobs that p_worker still holds at the attempt it claimed them (the fence); returns those it removed. A job re-claimed after its lease ran out is not touched.
+  CREATE OR REPLACE FUNCTION public.complete_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[])
+   RETURNS TABLE(id bigint, ref uuid)
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  #variable_conflict use_column
+  BEGIN
+    RETURN QUERY
+      DELETE FROM queue_jobs j
+       USING unnest(p_ids, p_attempts) AS s(id, attempts)
+       WHERE j.id = s.id AND j.locked_by = p_worker AND j.attempts = s.attempts
+      RETURNING j.id, j.ref;
+  END
+  $function$
+function public.count_queue_throughput(p_kind text, p_shard text, p_labels text[], p_settled integer[], p_failed integer[]) -- Adds a batch's settled and failed items to its loop's current 10-second bucket.
+  CREATE OR REPLACE FUNCTION public.count_queue_throughput(p_kind text, p_shard text, p_labels text[], p_settled integer[], p_failed integer[])
+   RETURNS void
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    INSERT INTO queue_throughput AS t (kind, label, bucket, shard, settled, failed)
+    SELECT p_kind, c.label, date_bin('10 seconds', now(), timestamptz '2000-01-01'), p_shard, c.settled, c.failed
+      FROM unnest(p_labels, p_settled, p_failed) AS c(label, settled, failed)
+    ON CONFLICT (kind, label, bucket, shard)
+    DO UPDATE SET settled = t.settled + excluded.settled, failed = t.failed + excluded.failed;
+  END
+  $function$
+function public.enqueue_queue_job(p_kind text, p_ref uuid, p_run_at timestamp with time zone, p_notify boolean) -- Adds a job for the record p_ref once (a second call for the same kind and record does nothing); wakes the workers when it is due now.
+  CREATE OR REPLACE FUNCTION public.enqueue_queue_job(p_kind text, p_ref uuid, p_run_at timestamp with time zone DEFAULT now(), p_notify boolean DEFAULT true)
+   RETURNS bigint
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_id bigint;
+  BEGIN
+    INSERT INTO queue_jobs (kind, ref, run_at) VALUES (p_kind, p_ref, p_run_at)
+    ON CONFLICT (kind, ref) DO NOTHING
+    RETURNING id INTO v_id;
+    IF v_id IS NOT NULL AND p_notify AND p_run_at <= now() THEN
+      PERFORM pg_notify('carebook_queue', p_kind); -- delivered when this commits
+    END IF;
+    RETURN v_id;
+  END
   $function$
 function public.expire_unpaid_holds(p_limit integer) -- Expires pending_payment appointments whose hold has lapsed and frees their slots. A payment that succeeds later becomes refund_required.
   CREATE OR REPLACE FUNCTION public.expire_unpaid_holds(p_limit integer DEFAULT 1000)
@@ -1129,22 +1990,41 @@ function public.expire_unpaid_holds(p_limit integer) -- Expires pending_payment 
     RETURN v_count;
   END
   $function$
-function public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) -- Settles a failed attempt: failed with a backoff, or dead_letter past p_max_attempts or when p_permanent.
-  CREATE OR REPLACE FUNCTION public.fail_webhook_event(p_id uuid, p_worker text, p_error text, p_max_attempts integer, p_permanent boolean DEFAULT false, p_base_seconds double precision DEFAULT 5, p_cap_seconds double precision DEFAULT 3600, p_jitter double precision DEFAULT random())
-   RETURNS text
+function public.fail_outbox(p_ids uuid[], p_statuses text[], p_errors text[]) -- Records a failed delivery: pending again (backoff; pending_new_key: with the next key version), needs_reconcile (outcome unknown, no idempotency at the provider), or failed (dead letter).
+  CREATE OR REPLACE FUNCTION public.fail_outbox(p_ids uuid[], p_statuses text[], p_errors text[])
+   RETURNS void
    LANGUAGE sql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
-    -- Exponential backoff with full jitter: wait a uniform share (p_jitter ∈ [0,1]) of
-    -- min(cap, base · 2^(attempts−1)). Past the attempt budget, or for a permanent error: dead letter.
-    UPDATE webhook_events
-       SET status = CASE WHEN p_permanent OR attempts >= p_max_attempts THEN 'dead_letter' ELSE 'failed' END,
-           error = left(p_error, 2000),
-           next_attempt_at = now() + make_interval(secs =>
-             greatest(0, least(1, p_jitter)) * least(p_cap_seconds, p_base_seconds * power(2, greatest(attempts - 1, 0)))),
-           locked_by = NULL, locked_until = NULL
-     WHERE id = p_id AND status = 'processing' AND locked_by = p_worker
-    RETURNING status
+    -- pending: retried after the backoff (pending_new_key: under the next key version, Stripe having
+    -- stored a failure for this one); needs_reconcile: looked up before any resend; failed: a dead
+    -- letter (replay puts it back).
+    UPDATE outbox o
+       SET status = CASE f.status WHEN 'pending_new_key' THEN 'pending' ELSE f.status END,
+           key_version = o.key_version + CASE f.status WHEN 'pending_new_key' THEN 1 ELSE 0 END,
+           last_error = left(f.error, 2000),
+           settled_at = CASE WHEN f.status = 'failed' THEN now() END
+      FROM unnest(p_ids, p_statuses, p_errors) AS f(id, status, error)
+     WHERE o.id = f.id
+  $function$
+function public.fail_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[], p_errors text[], p_permanent boolean[], p_retry_after double precision[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) -- Settles failed calls of jobs p_worker still holds (fenced as complete_queue_jobs): retried after the backoff (or the provider's Retry-After), or dead past p_max_attempts or when permanent.
+  CREATE OR REPLACE FUNCTION public.fail_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[], p_errors text[], p_permanent boolean[], p_retry_after double precision[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision)
+   RETURNS TABLE(id bigint, ref uuid, status text)
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  #variable_conflict use_column
+  BEGIN
+    RETURN QUERY
+      UPDATE queue_jobs j
+         SET locked_by = NULL, locked_until = NULL, last_error = left(f.error, 2000),
+             dead_at = CASE WHEN f.permanent OR j.attempts >= p_max_attempts THEN now() END,
+             run_at = CASE WHEN f.retry_after IS NOT NULL THEN now() + make_interval(secs => f.retry_after)
+                           ELSE queue_retry_at(j.attempts, p_base_seconds, p_cap_seconds, coalesce(p_jitter, random())) END
+        FROM unnest(p_ids, p_attempts, p_errors, p_permanent, p_retry_after) AS f(id, attempts, error, permanent, retry_after)
+       WHERE j.id = f.id AND j.locked_by = p_worker AND j.attempts = f.attempts
+      RETURNING j.id, j.ref, CASE WHEN j.dead_at IS NULL THEN 'failed' ELSE 'dead_letter' END;
+  END
   $function$
 function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean) -- Stores verified events once each (duplicates by (webhook_id, event_id) are skipped) and, when p_notify, wakes the workers.
   CREATE OR REPLACE FUNCTION public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_events jsonb, p_raw_body bytea, p_signed_headers jsonb, p_request_url text, p_signature text, p_notify boolean)
@@ -1153,21 +2033,106 @@ function public.ingest_webhook_events(p_webhook_id uuid, p_provider text, p_even
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
+    v_request uuid := gen_random_uuid();
     v_inserted integer;
     v_total integer := jsonb_array_length(p_events);
   BEGIN
-    INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, idempotency_key, signature,
-                                raw_body, signed_headers, request_url)
-    SELECT p_webhook_id, p_provider, e.event_id, e.event_type, e.payload, e.idempotency_key, p_signature,
-           p_raw_body, p_signed_headers, p_request_url
+    INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, idempotency_key, signature, request_id)
+    SELECT p_webhook_id, p_provider, e.event_id, e.event_type, e.payload, e.idempotency_key, p_signature, v_request
       FROM jsonb_to_recordset(p_events) AS e(event_id text, event_type text, payload jsonb, idempotency_key text)
     ON CONFLICT (webhook_id, event_id) DO NOTHING;
     GET DIAGNOSTICS v_inserted = ROW_COUNT;
-    IF v_inserted > 0 AND p_notify THEN
-      PERFORM pg_notify('carebook_webhook_events', p_provider); -- delivered when this commits
+    -- A redelivery (every event stored already) stores nothing; otherwise the request its new events
+    -- point to (the foreign key is checked at commit).
+    IF v_inserted > 0 THEN
+      INSERT INTO webhook_requests (id, webhook_id, raw_body, signed_headers, request_url)
+      VALUES (v_request, p_webhook_id, p_raw_body, p_signed_headers, p_request_url);
+      IF p_notify THEN
+        PERFORM pg_notify('carebook_webhook_events', p_provider); -- delivered when this commits
+      END IF;
     END IF;
     RETURN QUERY SELECT v_inserted, v_total - v_inserted;
   END
+  $function$
+function public.integration_scope(p_integration_id uuid) -- The clinic an integration's events may act in (NULL with platform_wide for a platform account).
+  CREATE OR REPLACE FUNCTION public.integration_scope(p_integration_id uuid)
+   RETURNS TABLE(clinic_id uuid, platform_wide boolean)
+   LANGUAGE sql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$ SELECT i.clinic_id, i.platform_wide FROM integrations i WHERE i.id = p_integration_id $function$
+function public.link_message_to_outbox(p_integration_id uuid, p_outbox_id uuid, p_provider text, p_message_id text) -- A status callback naming the outbox row it belongs to (biz_opaque_callback_data): records the message id on the row and in notifications, within the integration's clinic.
+  CREATE OR REPLACE FUNCTION public.link_message_to_outbox(p_integration_id uuid, p_outbox_id uuid, p_provider text, p_message_id text)
+   RETURNS text
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_scope record;
+    v_row outbox%ROWTYPE;
+  BEGIN
+    SELECT * INTO v_scope FROM integration_scope(p_integration_id);
+    SELECT * INTO v_row FROM outbox WHERE id = p_outbox_id AND kind = 'message' FOR UPDATE;
+    IF NOT FOUND THEN
+      RETURN 'no outbox message ' || p_outbox_id;
+    END IF;
+    IF NOT coalesce(v_scope.platform_wide, false) AND v_row.clinic_id IS DISTINCT FROM v_scope.clinic_id THEN
+      RETURN refuse_cross_clinic(p_integration_id, 'outbox', v_row.id);
+    END IF;
+    -- The provider reports a message we sent: if our reply was lost, this is how we learn its id.
+    IF v_row.provider_ref IS NULL THEN
+      UPDATE outbox SET provider_ref = p_message_id WHERE id = v_row.id;
+    END IF;
+    INSERT INTO notifications (clinic_id, patient_id, appointment_id, channel, provider, provider_message_id, purpose,
+                               outbox_id)
+    SELECT v_row.clinic_id, a.patient_id, v_row.appointment_id, coalesce(v_row.payload ->> 'channel', p_provider),
+           p_provider, p_message_id, v_row.purpose, v_row.id
+      FROM appointments a WHERE a.id = v_row.appointment_id
+    ON CONFLICT (provider, provider_message_id) DO NOTHING;
+    RETURN 'linked';
+  END
+  $function$
+function public.outbox_deliveries(p_ids uuid[]) -- Marks claimed outbox rows in flight and returns them with their appointment, patient (phone, channel, consent), payment and the state of the effects they depend on (the room, the PaymentIntent's creation).
+  CREATE OR REPLACE FUNCTION public.outbox_deliveries(p_ids uuid[])
+   RETURNS TABLE(id uuid, kind text, purpose text, dedupe_key text, key_version integer, payload jsonb, status text, attempts integer, provider_ref text, deadline_at timestamp with time zone, first_attempt_at timestamp with time zone, clinic_id uuid, clinic_name text, clinic_timezone text, appointment_id uuid, appointment_status text, starts_at timestamp with time zone, ends_at timestamp with time zone, visit_type text, video_room_name text, patient_id uuid, patient_phone text, message_channel text, opted_out boolean, payment_id uuid, payment_status text, amount_cents integer, currency text, provider_payment_id text, room_status text, room_ref text, payment_create_status text)
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- In the claim's transaction: marks the rows in flight (a row awaiting reconciliation stays so)
+    -- and returns each with the current state of what it is about, which every delivery re-checks.
+    WITH claimed AS (
+      UPDATE outbox o
+         SET status = CASE WHEN o.status = 'needs_reconcile' THEN o.status ELSE 'in_flight' END,
+             attempts = o.attempts + 1, first_attempt_at = coalesce(o.first_attempt_at, now())
+       WHERE o.id = ANY (p_ids) AND o.status IN ('pending', 'in_flight', 'needs_reconcile')
+      RETURNING o.*
+    )
+    SELECT c.id, c.kind, c.purpose, c.dedupe_key, c.key_version, c.payload, c.status, c.attempts, c.provider_ref,
+           c.deadline_at, c.first_attempt_at,
+           cl.id, cl.name, cl.timezone,
+           a.id, a.status, a.starts_at, a.ends_at, a.visit_type, a.video_room_name,
+           pa.id, pa.phone, pa.message_channel, coalesce(mc.opted_out, false),
+           p.id, p.status, p.amount_cents, p.currency, p.provider_payment_id,
+           room.status, room.provider_ref, pc.status
+      FROM claimed c
+      JOIN clinics cl ON cl.id = c.clinic_id
+      JOIN appointments a ON a.id = c.appointment_id
+      JOIN patients pa ON pa.id = a.patient_id
+      LEFT JOIN message_consent mc ON mc.clinic_id = c.clinic_id AND mc.phone = pa.phone
+      LEFT JOIN payments p ON p.id = c.payment_id
+      LEFT JOIN outbox room ON room.appointment_id = c.appointment_id AND room.kind = 'room'
+      LEFT JOIN outbox pc ON pc.appointment_id = c.appointment_id AND pc.kind = 'payment' AND pc.payment_id = c.payment_id
+  $function$
+function public.outbox_reminder_offsets() -- Seconds before the start at which reminders go: carebook.reminder_offsets of the transaction, else 86400 and 3600.
+  CREATE OR REPLACE FUNCTION public.outbox_reminder_offsets()
+   RETURNS integer[]
+   LANGUAGE sql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- CAREBOOK_REMINDER_OFFSETS, as seconds, passed by the API in the booking's context; 24 h and 1 h.
+    SELECT coalesce(string_to_array(nullif(current_setting('carebook.reminder_offsets', true), ''), ',')::integer[],
+                    ARRAY[86400, 3600])
   $function$
 function public.purge_expired_booking_requests(p_limit integer) -- Deletes idempotency records past their retention (24 hours), oldest first.
   CREATE OR REPLACE FUNCTION public.purge_expired_booking_requests(p_limit integer DEFAULT 10000)
@@ -1182,73 +2147,277 @@ function public.purge_expired_booking_requests(p_limit integer) -- Deletes idemp
     )
     SELECT count(*)::integer FROM gone
   $function$
-function public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) -- Stores a patient's message once and acts on it: C/CANCEL cancels the next upcoming appointment, Y/YES/CONFIRM records the confirmation, anything else waits for staff.
-  CREATE OR REPLACE FUNCTION public.record_inbound_message(p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone)
+function public.purge_queue_throughput() -- Deletes throughput buckets older than a day.
+  CREATE OR REPLACE FUNCTION public.purge_queue_throughput()
+   RETURNS integer
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    WITH gone AS (DELETE FROM queue_throughput WHERE bucket < now() - interval '1 day' RETURNING 1)
+    SELECT count(*)::integer FROM gone
+  $function$
+function public.queue_batch_live(p_id bigint) -- Whether some transaction holds the batch's lock (it is being handled), without taking it.
+  CREATE OR REPLACE FUNCTION public.queue_batch_live(p_id bigint)
+   RETURNS boolean
+   LANGUAGE sql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    SELECT EXISTS (SELECT 1 FROM pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                      AND l.classid = 1128419650 AND l.objid = ((p_id % 2147483647)::integer)::oid)
+  $function$
+function public.queue_batch_lock(p_id bigint, p_wait boolean) -- Takes (p_wait) or tries the advisory lock of a queue batch, until this transaction ends.
+  CREATE OR REPLACE FUNCTION public.queue_batch_lock(p_id bigint, p_wait boolean)
+   RETURNS boolean
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    IF p_wait THEN
+      PERFORM pg_advisory_xact_lock(1128419650, (p_id % 2147483647)::integer);
+      RETURN true;
+    END IF;
+    RETURN pg_try_advisory_xact_lock(1128419650, (p_id % 2147483647)::integer);
+  END
+  $function$
+function public.queue_retry_at(p_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) -- When a failed attempt may run again: exponential backoff with full jitter (p_jitter ∈ [0, 1] of min(cap, base · 2^(attempts − 1))).
+  CREATE OR REPLACE FUNCTION public.queue_retry_at(p_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision)
+   RETURNS timestamp with time zone
+   LANGUAGE sql
+   STABLE
+  AS $function$
+    SELECT now() + make_interval(secs => greatest(0, least(1, p_jitter))
+                                         * least(p_cap_seconds, p_base_seconds * power(2, greatest(p_attempts - 1, 0))))
+  $function$
+function public.queue_stats() -- Unsettled work by kind, label (the provider, for webhooks) and state (pending, failed, in_flight, interrupted: in a batch that did not commit, dead_letter; needs_reconcile: failed outbox jobs whose outcome is unknown), with the age of the oldest, for metrics, /admin and carebook status.
+  CREATE OR REPLACE FUNCTION public.queue_stats()
+   RETURNS TABLE(kind text, label text, state text, items bigint, oldest_seconds double precision)
+   LANGUAGE sql
+   STABLE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- Each branch reads a partial index or the queue tables (queue_jobs holds the unsettled jobs,
+    -- future reminders among them), never the settled events.
+    SELECT 'webhooks', e.provider, e.status, count(*), extract(epoch FROM now() - min(e.received_at))::double precision
+      FROM webhook_events e WHERE e.status IN ('pending', 'failed') GROUP BY e.provider, e.status
+    UNION ALL
+    SELECT 'webhooks', e.provider, 'dead_letter', count(*), NULL
+      FROM webhook_events e WHERE e.status = 'dead_letter' GROUP BY e.provider
+    UNION ALL
+    SELECT b.kind, '', s.state, sum(cardinality(b.item_ids)), extract(epoch FROM now() - min(b.created_at))::double precision
+      FROM queue_batches b
+     CROSS JOIN LATERAL (SELECT CASE WHEN queue_batch_live(b.id) THEN 'in_flight' ELSE 'interrupted' END AS state) AS s
+     GROUP BY b.kind, s.state
+    UNION ALL
+    -- Aged from when a job became due, not from when it was staged: a reminder staged days ahead
+    -- is not late (and tools/queue_status.sh --max-age must not call it so); NULL while none is due.
+    SELECT j.kind, '', s.state, count(*),
+           extract(epoch FROM now() - min(j.run_at) FILTER (WHERE j.run_at <= now()))::double precision
+      FROM queue_jobs j
+     CROSS JOIN LATERAL (SELECT CASE WHEN j.dead_at IS NOT NULL THEN 'dead_letter'
+                                     WHEN j.locked_by IS NOT NULL THEN 'in_flight'
+                                     WHEN j.attempts > 0 THEN 'failed' ELSE 'pending' END AS state) AS s
+     GROUP BY j.kind, s.state
+    UNION ALL
+    -- 00022: of an outbox kind's failed jobs, those whose outcome is unknown (looked up before any resend).
+    SELECT j.kind, '', 'needs_reconcile', count(*), extract(epoch FROM now() - min(o.first_attempt_at))::double precision
+      FROM queue_jobs j JOIN outbox o ON o.id = j.ref
+     WHERE j.kind LIKE 'outbox.%' AND o.status = 'needs_reconcile'
+     GROUP BY j.kind
+  $function$
+function public.record_inbound_message(p_integration_id uuid, p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone) -- Stores a patient's message once and acts on it within the integration's clinic: C/CANCEL cancels the next upcoming appointment, Y/YES/CONFIRM records the confirmation, STOP/START switch appointment messages to the number off and on, anything else waits for staff.
+  CREATE OR REPLACE FUNCTION public.record_inbound_message(p_integration_id uuid, p_provider text, p_channel text, p_message_id text, p_from text, p_body text, p_at timestamp with time zone)
    RETURNS text
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
+    v_scope record;
     v_phone text := '+' || regexp_replace(p_from, '[^0-9]', '', 'g');
     v_command text := upper(btrim(coalesce(p_body, '')));
     v_intent text;
     v_id uuid;
-    v_patient record;
-    v_appointment record;
+    v_clinics integer;
+    v_patient_id uuid;
+    v_clinic_id uuid;
+    v_appointment_id uuid;
     v_outcome text;
   BEGIN
+    -- 00022: STOP and START (Twilio's opt-out and opt-in words, also honoured on WhatsApp). CANCEL
+    -- stays ours: it cancels the next appointment.
     v_intent := CASE WHEN v_command IN ('C', 'CANCEL') THEN 'cancel'
-                     WHEN v_command IN ('Y', 'YES', 'CONFIRM') THEN 'confirm' ELSE 'other' END;
-    -- The sender's next upcoming active appointment, over every patient record with that number.
-    SELECT a.id, a.clinic_id, a.patient_id INTO v_appointment
-      FROM appointments a JOIN patients p ON p.id = a.patient_id
-     WHERE p.phone = v_phone AND a.status IN ('pending_payment', 'confirmed') AND a.starts_at > now()
-     ORDER BY a.starts_at LIMIT 1;
-    SELECT p.id, p.clinic_id INTO v_patient FROM patients p
-     WHERE p.phone = v_phone ORDER BY (p.id = v_appointment.patient_id) DESC NULLS LAST, p.created_at LIMIT 1;
+                     WHEN v_command IN ('Y', 'YES', 'CONFIRM') THEN 'confirm'
+                     WHEN v_command IN ('STOP', 'STOPALL', 'UNSUBSCRIBE', 'END', 'QUIT', 'REVOKE', 'OPTOUT') THEN 'stop'
+                     WHEN v_command IN ('START', 'UNSTOP') THEN 'start' ELSE 'other' END;
+    SELECT * INTO v_scope FROM integration_scope(p_integration_id);
+    -- The sender is looked up in the integration's clinic only. A platform-wide account may act for
+    -- any clinic, but only when the number belongs to patients of exactly one clinic.
+    SELECT count(DISTINCT p.clinic_id) INTO v_clinics FROM patients p
+     WHERE p.phone = v_phone AND (coalesce(v_scope.platform_wide, false) OR p.clinic_id = v_scope.clinic_id);
+    IF v_clinics = 1 THEN
+      SELECT a.id, a.patient_id INTO v_appointment_id, v_patient_id
+        FROM appointments a JOIN patients p ON p.id = a.patient_id
+       WHERE p.phone = v_phone AND (coalesce(v_scope.platform_wide, false) OR p.clinic_id = v_scope.clinic_id)
+         AND a.status IN ('pending_payment', 'confirmed') AND a.starts_at > now()
+       ORDER BY a.starts_at LIMIT 1;
+      SELECT p.id, p.clinic_id INTO v_patient_id, v_clinic_id FROM patients p
+       WHERE p.phone = v_phone AND (coalesce(v_scope.platform_wide, false) OR p.clinic_id = v_scope.clinic_id)
+       ORDER BY (p.id = v_patient_id) DESC NULLS LAST, p.created_at LIMIT 1;
+    END IF;
   
     -- Claim the message first: a redelivery (or a twin worker) stops here.
     INSERT INTO inbound_messages (clinic_id, patient_id, appointment_id, channel, provider, provider_message_id,
-                                  from_address, body, intent, outcome, received_at)
-    VALUES (v_patient.clinic_id, v_patient.id, v_appointment.id, p_channel, p_provider, p_message_id, v_phone,
-            left(coalesce(p_body, ''), 5000), v_intent, 'pending', p_at)
+                                  from_address, body, intent, outcome, received_at, webhook_id)
+    VALUES (v_clinic_id, v_patient_id, v_appointment_id, p_channel, p_provider, p_message_id, v_phone,
+            left(coalesce(p_body, ''), 5000), v_intent, 'pending', p_at, p_integration_id)
     ON CONFLICT (provider, provider_message_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NULL THEN
       RETURN 'already recorded';
     END IF;
   
+    IF v_intent IN ('stop', 'start') THEN
+      -- Consent belongs to the number, in the integration's clinic; a platform-wide account's
+      -- number speaks for every clinic the number is a patient of.
+      INSERT INTO message_consent (clinic_id, phone, opted_out, changed_at, source)
+      SELECT DISTINCT p.clinic_id, v_phone, v_intent = 'stop', p_at, 'inbound:' || left(p_message_id, 190)
+        FROM patients p
+       WHERE p.phone = v_phone AND (coalesce(v_scope.platform_wide, false) OR p.clinic_id = v_scope.clinic_id)
+      ON CONFLICT (clinic_id, phone) DO UPDATE
+        SET opted_out = excluded.opted_out, changed_at = excluded.changed_at, source = excluded.source
+        WHERE message_consent.changed_at <= excluded.changed_at;
+      v_outcome := CASE WHEN NOT FOUND AND v_clinics = 0 THEN 'unknown_sender'
+                        WHEN v_intent = 'stop' THEN 'opted_out' ELSE 'opted_in' END;
+      UPDATE inbound_messages SET outcome = v_outcome WHERE id = v_id;
+      RETURN v_outcome;
+    END IF;
     v_outcome := CASE
-      WHEN v_patient.id IS NULL THEN 'unknown_sender'
+      WHEN v_clinics > 1 THEN 'ambiguous_sender'
+      WHEN v_patient_id IS NULL THEN 'unknown_sender'
       WHEN v_intent = 'other' THEN 'stored_for_staff'
-      WHEN v_appointment.id IS NULL THEN 'no_upcoming_appointment'
+      WHEN v_appointment_id IS NULL THEN 'no_upcoming_appointment'
       WHEN v_intent = 'cancel' THEN 'cancelled'
       ELSE 'confirmed' END;
     IF v_outcome = 'cancelled' THEN
-      PERFORM cancel_appointment(v_appointment.id, 'patient-reply:' || p_message_id, 'cancelled by the patient''s reply');
+      PERFORM cancel_appointment(v_appointment_id, 'patient-reply:' || p_message_id, 'cancelled by the patient''s reply');
     ELSIF v_outcome = 'confirmed' THEN
-      UPDATE appointments SET patient_confirmed_at = coalesce(patient_confirmed_at, p_at) WHERE id = v_appointment.id;
+      UPDATE appointments SET patient_confirmed_at = coalesce(patient_confirmed_at, p_at) WHERE id = v_appointment_id;
     END IF;
     UPDATE inbound_messages SET outcome = v_outcome WHERE id = v_id;
     RETURN v_outcome;
   END
   $function$
-function public.release_webhook_events(p_worker text, p_ids uuid[]) -- Returns unhandled leased events to the queue (graceful shutdown).
-  CREATE OR REPLACE FUNCTION public.release_webhook_events(p_worker text, p_ids uuid[])
+function public.record_queue_batch(p_id bigint, p_kind text, p_item_ids uuid[]) -- Records a claimed batch before its handlers run (on a connection of its own, committed at once, asynchronously).
+  CREATE OR REPLACE FUNCTION public.record_queue_batch(p_id bigint, p_kind text, p_item_ids uuid[])
+   RETURNS bigint
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    -- The record guards against the worker dying, not the server: if the server crashes, the batch's
+    -- own transaction is lost with it. So its commit need not wait for the WAL flush (visible at once).
+    PERFORM set_config('synchronous_commit', 'off', true);
+    INSERT INTO queue_batches (id, kind, item_ids) VALUES (p_id, p_kind, p_item_ids);
+    RETURN p_id;
+  END
+  $function$
+function public.recover_webhook_events(p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision) -- Counts an attempt for each unsettled event of a batch that did not commit, and sends it to be retried on its own (or to dead_letter past p_max_attempts).
+  CREATE OR REPLACE FUNCTION public.recover_webhook_events(p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision)
+   RETURNS integer
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_items uuid[] := ARRAY(SELECT take_orphaned_queue_batches('webhooks'));
+    v_count integer;
+  BEGIN
+    IF cardinality(v_items) = 0 THEN
+      RETURN 0;
+    END IF;
+    -- SKIP LOCKED: an event another worker holds already is its business now (if it crashes too,
+    -- its own batch row counts that attempt).
+    UPDATE webhook_events e
+       SET attempts = e.attempts + 1, last_attempt_at = now(),
+           status = CASE WHEN e.attempts + 1 >= p_max_attempts THEN 'dead_letter' ELSE 'failed' END,
+           error = 'its batch did not commit: the worker stopped, or its transaction failed, while handling it',
+           next_attempt_at = queue_retry_at(e.attempts + 1, p_base_seconds, p_cap_seconds, random())
+     WHERE e.id = ANY (ARRAY(
+             SELECT c.id FROM webhook_events c
+              WHERE c.id = ANY (v_items) AND c.status IN ('pending', 'failed')
+                FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+  END
+  $function$
+function public.refuse_cross_clinic(p_integration_id uuid, p_table text, p_row_id uuid) -- Records (audit) and describes an event that named a row of another clinic than its integration's; the caller then changes nothing.
+  CREATE OR REPLACE FUNCTION public.refuse_cross_clinic(p_integration_id uuid, p_table text, p_row_id uuid)
+   RETURNS text
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    -- A platform-level audit row: the target clinic's id is not shown to the sending clinic.
+    PERFORM audit.record('webhook.cross_clinic_ignored', NULL, p_table, p_row_id,
+      jsonb_build_object('integration_id', p_integration_id));
+    RETURN 'ignored: the ' || p_table || ' row belongs to another clinic than this integration''s';
+  END
+  $function$
+function public.release_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[]) -- Gives back claimed jobs whose call never started (a worker stopping): due at once, the claim's attempt taken back.
+  CREATE OR REPLACE FUNCTION public.release_queue_jobs(p_worker text, p_ids bigint[], p_attempts integer[])
    RETURNS integer
    LANGUAGE sql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
-    -- Gives back leased events that were never handled (worker shutting down): the claim's attempt
-    -- is taken back, and they are due again at once.
     WITH released AS (
-      UPDATE webhook_events
-         SET status = CASE WHEN attempts <= 1 THEN 'pending' ELSE 'failed' END, attempts = greatest(attempts - 1, 0),
-             next_attempt_at = now(), locked_by = NULL, locked_until = NULL
-       WHERE id = ANY (p_ids) AND status = 'processing' AND locked_by = p_worker
+      UPDATE queue_jobs j
+         SET locked_by = NULL, locked_until = NULL, run_at = now(), attempts = greatest(j.attempts - 1, 0)
+        FROM unnest(p_ids, p_attempts) AS s(id, attempts)
+       WHERE j.id = s.id AND j.locked_by = p_worker AND j.attempts = s.attempts
       RETURNING 1
     )
     SELECT count(*)::integer FROM released
+  $function$
+function public.replay_outbox(p_ids uuid[]) -- Puts replayed dead letters back to pending, or to needs_reconcile for a message tried before (their queue jobs were replayed by replay_queue_jobs, audited).
+  CREATE OR REPLACE FUNCTION public.replay_outbox(p_ids uuid[])
+   RETURNS void
+   LANGUAGE sql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    -- A message tried before may have gone on its last attempt (neither SMS nor WhatsApp
+    -- deduplicates): it is looked up before it is sent again.
+    UPDATE outbox
+       SET status = CASE WHEN status <> 'failed' THEN status
+                         WHEN kind = 'message' AND attempts > 0 THEN 'needs_reconcile' ELSE 'pending' END,
+           settled_at = NULL
+     WHERE id = ANY (p_ids)
+  $function$
+function public.replay_queue_jobs(p_kind text, p_refs uuid[], p_reason text) -- Gives dead jobs of p_kind (by record) a fresh attempt budget, due now; audited with actor and reason. Returns the records replayed.
+  CREATE OR REPLACE FUNCTION public.replay_queue_jobs(p_kind text, p_refs uuid[], p_reason text)
+   RETURNS SETOF uuid
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_refs uuid[];
+  BEGIN
+    IF p_reason IS NULL OR length(btrim(p_reason)) < 3 THEN
+      RAISE EXCEPTION 'a replay needs a reason' USING errcode = '22023';
+    END IF;
+    WITH replayed AS (
+      UPDATE queue_jobs j SET dead_at = NULL, attempts = 0, run_at = now(), last_error = NULL
+       WHERE j.kind = p_kind AND j.ref = ANY (p_refs) AND j.dead_at IS NOT NULL
+      RETURNING j.ref
+    )
+    SELECT coalesce(array_agg(ref), '{}') INTO v_refs FROM replayed;
+    PERFORM audit.record('queue.replay', NULL, 'queue_jobs', NULL,
+      jsonb_build_object('kind', p_kind, 'requested', coalesce(array_length(p_refs, 1), 0),
+                         'replayed', cardinality(v_refs), 'refs', to_jsonb(v_refs[1:100])), p_reason);
+    IF cardinality(v_refs) > 0 THEN
+      PERFORM pg_notify('carebook_queue', p_kind);
+    END IF;
+    RETURN QUERY SELECT unnest(v_refs);
+  END
   $function$
 function public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jsonb) -- Moves dead-letter (or failed) events back to pending with a fresh attempt budget, keeping their event_id; audited with actor and reason.
   CREATE OR REPLACE FUNCTION public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jsonb DEFAULT '{}'::jsonb)
@@ -1264,8 +2433,7 @@ function public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jso
     END IF;
     -- Only dead letters and failed events go back; an event that succeeded is never run again.
     UPDATE webhook_events
-       SET status = 'pending', attempts = 0, next_attempt_at = now(), error = NULL, locked_by = NULL,
-           locked_until = NULL, replay_count = replay_count + 1
+       SET status = 'pending', attempts = 0, next_attempt_at = now(), error = NULL, replay_count = replay_count + 1
      WHERE id = ANY (p_ids) AND status IN ('dead_letter', 'failed');
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM audit.record('webhook.replay', NULL, 'webhook_events', NULL,
@@ -1277,7 +2445,7 @@ function public.replay_webhook_events(p_ids uuid[], p_reason text, p_filters jso
     RETURN v_count;
   END
   $function$
-function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) -- Moves an active appointment to another free slot of the same price, atomically, locking both slots in id order.
+function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) -- Moves an active appointment to another free slot of the same price, atomically, locking both slots in id order; the new slot must pass booking's minimum notice and buffer rules.
   CREATE OR REPLACE FUNCTION public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text)
    RETURNS TABLE(response_status integer, response_body jsonb, replayed boolean)
    LANGUAGE plpgsql
@@ -1303,6 +2471,10 @@ function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid
       RAISE EXCEPTION 'no appointment % here', p_appointment_id USING errcode = 'CB004';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('carebook:patient:' || v_patient_id, 0));
+    -- 00024: the new slot's practitioner, as book_appointment takes it (lock order patient →
+    -- practitioner → slot rows), so the buffer check below cannot race a booking or a regeneration.
+    PERFORM pg_advisory_xact_lock(hashtextextended('carebook:practitioner:' || s.practitioner_id, 0))
+       FROM appointment_slots s WHERE s.id = p_new_slot_id;
     SELECT * INTO v_appointment FROM appointments WHERE id = p_appointment_id FOR UPDATE;
     IF v_appointment.status NOT IN ('pending_payment', 'confirmed') THEN
       RAISE EXCEPTION 'the appointment is %', v_appointment.status USING errcode = 'CB005',
@@ -1320,6 +2492,11 @@ function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid
       IF NOT v_new.is_available OR v_new.starts_at <= now() THEN
         RAISE EXCEPTION 'the new slot is not available' USING errcode = 'CB001', detail = 'Choose another slot.';
       END IF;
+      -- 00024: booking's notice rule, with booking's code.
+      IF slot_within_notice(v_new) THEN
+        RAISE EXCEPTION 'the slot starts within % minutes', v_new.min_notice_minutes USING errcode = 'CB201',
+          detail = 'Choose a later slot.';
+      END IF;
       IF v_new.price_cents IS DISTINCT FROM v_old.price_cents OR v_new.currency IS DISTINCT FROM v_old.currency THEN
         RAISE EXCEPTION 'the new slot has a different price' USING errcode = 'CB008',
           detail = 'Cancel and book the new slot instead.';
@@ -1331,6 +2508,12 @@ function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid
         RAISE EXCEPTION 'the patient already has an appointment at that time' USING errcode = 'CB007';
       END IF;
       UPDATE appointment_slots SET is_available = (status = 'open'), appointment_id = NULL WHERE id = v_old.id;
+      -- 00024: booking's buffer rule, with booking's code, asked once the old slot is free: the
+      -- appointment leaving it is no neighbour of its new slot.
+      IF slot_buffer_conflict(v_new) THEN
+        RAISE EXCEPTION 'the slot is too close to another booking' USING errcode = 'CB202',
+          detail = 'Choose another slot.';
+      END IF;
       UPDATE appointments
          SET slot_id = v_new.id, starts_at = v_new.starts_at, ends_at = v_new.ends_at, visit_type = v_new.visit_type,
              video_room_name = CASE WHEN v_new.visit_type = 'video'
@@ -1347,14 +2530,15 @@ function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid
     RETURN QUERY SELECT 200, v_body, false;
   END
   $function$
-function public.seed_demo_data(p_days integer) -- Demo clinics, people and the next p_days of slots; idempotent. Returns the number of slots added.
+function public.seed_demo_data(p_days integer) -- Demo clinics, people and schedules reaching p_days ahead; idempotent. The service generates the slots (carebook dev does). Returns the number of schedules written.
   CREATE OR REPLACE FUNCTION public.seed_demo_data(p_days integer DEFAULT 28)
    RETURNS integer
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
   DECLARE
-    v_slots integer;
+    v_demo constant uuid[] := ARRAY['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222']::uuid[];
+    v_schedules integer;
   BEGIN
     IF p_days NOT BETWEEN 1 AND 366 THEN
       RAISE EXCEPTION 'p_days must be between 1 and 366, got %', p_days USING errcode = '22023';
@@ -1381,35 +2565,236 @@ function public.seed_demo_data(p_days integer) -- Demo clinics, people and the n
       ('b3000000-0000-4000-8000-000000000002', '22222222-2222-4222-8222-222222222222', 'Tom Demo', NULL, '+4915550199002', NULL)
     ON CONFLICT (id) DO NOTHING;
   
-    -- Weekday mornings, 09:00–12:00 clinic time, 30-minute slots, from today on. Local dates are
-    -- iterated and converted with AT TIME ZONE, so daylight-saving changes keep 09:00 at 09:00.
-    WITH practitioner_plans (practitioner_id, visit_type, price_cents, currency) AS (
-      VALUES
-        ('a1000000-0000-4000-8000-000000000001'::uuid, 'in_person', 5000, 'USD'),
-        ('a1000000-0000-4000-8000-000000000002'::uuid, 'in_person', NULL, NULL),
-        ('b2000000-0000-4000-8000-000000000001'::uuid, 'video', 4000, 'EUR')
-    ), candidate AS (
-      SELECT u.clinic_id, p.practitioner_id, p.visit_type, p.price_cents, p.currency,
-             ((d.local_day + time '09:00' + n.i * interval '30 minutes') AT TIME ZONE c.timezone) AS starts_at
-      FROM practitioner_plans p
-      JOIN users u ON u.id = p.practitioner_id
-      JOIN clinics c ON c.id = u.clinic_id
-      CROSS JOIN LATERAL (
-        SELECT gs::date AS local_day
-        FROM generate_series((now() AT TIME ZONE c.timezone)::date,
-                             (now() AT TIME ZONE c.timezone)::date + (p_days - 1), interval '1 day') gs
-        WHERE extract(isodow FROM gs) < 6
-      ) d
-      CROSS JOIN generate_series(0, 5) n(i)
+    -- Every day of the week, so the walkthrough finds slots tomorrow whatever today is. The zone is
+    -- the clinic's (NULL): New York for Ada and Ben, Berlin for Clara.
+    INSERT INTO practitioner_schedules (id, clinic_id, practitioner_id, valid_from, slot_minutes, horizon_days,
+                                        visit_type, price_cents, currency)
+    VALUES
+      ('c1000000-0000-4000-8000-000000000001', '11111111-1111-4111-8111-111111111111', 'a1000000-0000-4000-8000-000000000001', '2025-01-06', 30, p_days, 'in_person', 5000, 'USD'),
+      ('c1000000-0000-4000-8000-000000000002', '11111111-1111-4111-8111-111111111111', 'a1000000-0000-4000-8000-000000000002', '2025-01-06', 30, p_days, 'in_person', NULL, NULL),
+      ('c2000000-0000-4000-8000-000000000001', '22222222-2222-4222-8222-222222222222', 'b2000000-0000-4000-8000-000000000001', '2025-01-06', 30, p_days, 'video', 4000, 'EUR')
+    ON CONFLICT (id) DO UPDATE SET horizon_days = EXCLUDED.horizon_days;
+    GET DIAGNOSTICS v_schedules = ROW_COUNT;
+    INSERT INTO schedule_rules (id, clinic_id, schedule_id, weekday, start_time, end_time)
+    SELECT ('c' || s.n || '100000-0000-4000-8000-' || lpad((s.k * 10 + d)::text, 12, '0'))::uuid, s.clinic_id, s.id, d,
+           s.starts, s.ends
+      FROM (VALUES
+        (1, 1, '11111111-1111-4111-8111-111111111111'::uuid, 'c1000000-0000-4000-8000-000000000001'::uuid, time '09:00', time '12:00'),
+        (1, 2, '11111111-1111-4111-8111-111111111111'::uuid, 'c1000000-0000-4000-8000-000000000002'::uuid, time '13:00', time '17:00'),
+        (2, 1, '22222222-2222-4222-8222-222222222222'::uuid, 'c2000000-0000-4000-8000-000000000001'::uuid, time '08:00', time '12:00')
+      ) AS s(n, k, clinic_id, id, starts, ends)
+     CROSS JOIN generate_series(1, 7) AS d
+    ON CONFLICT (id) DO NOTHING;
+  
+    -- 00010's hand-made demo slots (md5 ids) make way for the generated ones; booked ones stay.
+    UPDATE appointment_slots SET status = 'withdrawn', is_available = false
+     WHERE clinic_id = ANY (v_demo) AND schedule_id IS NULL AND status = 'open' AND appointment_id IS NULL;
+    RETURN v_schedules;
+  END
+  $function$
+function public.settle_outbox(p_ids uuid[], p_statuses text[], p_refs text[], p_notes text[], p_payloads jsonb[]) -- Settles delivered outbox rows (succeeded, cancelled or expired) with what each did, and records its effect: the PaymentIntent id on the payment, the room name on the appointment, the message in notifications, an opt-out the provider reported.
+  CREATE OR REPLACE FUNCTION public.settle_outbox(p_ids uuid[], p_statuses text[], p_refs text[], p_notes text[], p_payloads jsonb[])
+   RETURNS void
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    WITH settled AS (
+      UPDATE outbox o
+         SET status = s.status, provider_ref = coalesce(s.ref, o.provider_ref), note = left(s.note, 500),
+             payload = o.payload || coalesce(s.payload, '{}'), last_error = NULL, settled_at = now()
+        FROM unnest(p_ids, p_statuses, p_refs, p_notes, p_payloads) AS s(id, status, ref, note, payload)
+       WHERE o.id = s.id
+      RETURNING o.*
+    ), payments_known AS (
+      UPDATE payments p SET provider_payment_id = s.provider_ref
+        FROM settled s
+       WHERE s.kind = 'payment' AND s.status = 'succeeded' AND p.id = s.payment_id AND p.provider_payment_id IS NULL
+    ), rooms_known AS (
+      UPDATE appointments a SET video_room_name = s.provider_ref
+        FROM settled s
+       WHERE s.kind = 'room' AND s.status = 'succeeded' AND a.id = s.appointment_id
+         AND a.video_room_name IS DISTINCT FROM s.provider_ref
+    ), opted_out AS (
+      -- The provider refused the number as unsubscribed: nothing more goes to it until START.
+      INSERT INTO message_consent (clinic_id, phone, opted_out, source)
+      SELECT s.clinic_id, s.payload ->> 'to', true, 'provider:' || (s.payload ->> 'opted_out_code')
+        FROM settled s WHERE s.payload ? 'opted_out_code'
+      ON CONFLICT (clinic_id, phone) DO UPDATE SET opted_out = true, changed_at = now(), source = excluded.source
     )
-    INSERT INTO appointment_slots (id, clinic_id, practitioner_id, starts_at, ends_at, visit_type, price_cents, currency)
-    SELECT md5('demo-slot:' || practitioner_id || ':' || starts_at)::uuid, clinic_id, practitioner_id,
-           starts_at, starts_at + interval '30 minutes', visit_type, price_cents, currency
-    FROM candidate
-    WHERE starts_at > now()
-    ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS v_slots = ROW_COUNT;
-    RETURN v_slots;
+    -- The message log the status callbacks update (apply_message_status).
+    INSERT INTO notifications (clinic_id, patient_id, appointment_id, channel, provider, provider_message_id, purpose,
+                               outbox_id)
+    SELECT s.clinic_id, a.patient_id, s.appointment_id, s.payload ->> 'channel', s.payload ->> 'provider', s.provider_ref,
+           s.purpose, s.id
+      FROM settled s JOIN appointments a ON a.id = s.appointment_id
+     WHERE s.kind = 'message' AND s.status = 'succeeded' AND s.provider_ref IS NOT NULL
+    ON CONFLICT (provider, provider_message_id) DO UPDATE SET outbox_id = excluded.outbox_id;
+  END
+  $function$
+function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) -- In the handling transaction, after the handlers: marks the batch's handled events success (with notes) or failed/dead_letter, counts them in queue_throughput, and removes the batch record. Unhandled events are left as they were.
+  CREATE OR REPLACE FUNCTION public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision)
+   RETURNS TABLE(id uuid, status text)
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  #variable_conflict use_column
+  DECLARE
+    v_done text[];
+    v_failed_ids uuid[];
+    v_failed_statuses text[];
+    v_failed text[];
+  BEGIN
+    DELETE FROM queue_batches b WHERE b.id = p_batch;
+    WITH done AS (
+      UPDATE webhook_events e
+         SET status = 'success', attempts = e.attempts + 1, last_attempt_at = now(), processed_at = now(),
+             processed_by = p_worker, note = n.note, error = NULL
+        FROM unnest(p_done, p_notes) AS n(id, note)
+       WHERE e.id = n.id
+      RETURNING e.provider
+    )
+    SELECT array_agg(d.provider) INTO v_done FROM done d;
+    -- A failure waits out its backoff, or becomes a dead letter past the budget (or when permanent).
+    WITH failed AS (
+      UPDATE webhook_events e
+         SET attempts = e.attempts + 1, last_attempt_at = now(), error = left(f.error, 2000),
+             status = CASE WHEN f.permanent OR e.attempts + 1 >= p_max_attempts THEN 'dead_letter' ELSE 'failed' END,
+             next_attempt_at = queue_retry_at(e.attempts + 1, p_base_seconds, p_cap_seconds, coalesce(p_jitter, random()))
+        FROM unnest(p_failed, p_errors, p_permanent) AS f(id, error, permanent)
+       WHERE e.id = f.id
+      RETURNING e.id, e.status, e.provider
+    )
+    SELECT array_agg(f.id), array_agg(f.status), array_agg(f.provider)
+      INTO v_failed_ids, v_failed_statuses, v_failed FROM failed f;
+    PERFORM count_queue_throughput('webhooks', p_shard, array_agg(x.provider),
+                                   array_agg(x.settled), array_agg(x.failed))
+       FROM (SELECT c.provider, count(*) FILTER (WHERE c.ok)::integer AS settled,
+                    count(*) FILTER (WHERE NOT c.ok)::integer AS failed
+               FROM (SELECT unnest(v_done) AS provider, true AS ok
+                     UNION ALL SELECT unnest(v_failed), false) AS c
+              GROUP BY c.provider) AS x
+     HAVING count(*) > 0;
+    RETURN QUERY SELECT unnest(v_failed_ids), unnest(v_failed_statuses);
+  END
+  $function$
+function public.slot_buffer_conflict(p_slot appointment_slots) -- True when another booked slot of the practitioner lies inside this slot's buffers. Search and booking both ask this.
+  CREATE OR REPLACE FUNCTION public.slot_buffer_conflict(p_slot appointment_slots)
+   RETURNS boolean
+   LANGUAGE sql
+   STABLE
+  AS $function$
+    -- Two booked slots need buffer_after (of the first) + buffer_before (of the second) between them;
+    -- with one schedule's buffers on both, that is the sum either way. 12 hours is the longest slot.
+    SELECT p_slot.buffer_before_minutes + p_slot.buffer_after_minutes > 0 AND EXISTS (
+      SELECT 1 FROM public.appointment_slots s
+       WHERE s.practitioner_id = p_slot.practitioner_id AND s.id <> p_slot.id AND s.appointment_id IS NOT NULL
+         AND s.starts_at > p_slot.starts_at - interval '12 hours'
+                           - pg_catalog.make_interval(mins => p_slot.buffer_before_minutes + p_slot.buffer_after_minutes)
+         AND s.starts_at < p_slot.ends_at
+                           + pg_catalog.make_interval(mins => p_slot.buffer_before_minutes + p_slot.buffer_after_minutes)
+         AND pg_catalog.tstzrange(s.starts_at, s.ends_at) && pg_catalog.tstzrange(
+               p_slot.starts_at - pg_catalog.make_interval(mins => p_slot.buffer_before_minutes + p_slot.buffer_after_minutes),
+               p_slot.ends_at + pg_catalog.make_interval(mins => p_slot.buffer_before_minutes + p_slot.buffer_after_minutes)))
+  $function$
+function public.slot_within_notice(p_slot appointment_slots) -- True when the slot starts too soon to be booked (started, or inside its minimum notice). Search and booking both ask this.
+  CREATE OR REPLACE FUNCTION public.slot_within_notice(p_slot appointment_slots)
+   RETURNS boolean
+   LANGUAGE sql
+   STABLE
+  AS $function$ SELECT p_slot.starts_at <= pg_catalog.now() + pg_catalog.make_interval(mins => p_slot.min_notice_minutes) $function$
+function public.stage_confirmation(p_appointment appointments) -- Stages what a confirmed appointment gets: its reminders, the confirmation message and, for a video visit, its room.
+  CREATE OR REPLACE FUNCTION public.stage_confirmation(p_appointment appointments)
+   RETURNS void
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    -- Reminders too: a hold that is never paid never gets any (staged with the booking, they would
+    -- cost every booking transaction their rows, and be cancelled with most expired holds).
+    PERFORM stage_reminders(p_appointment);
+    PERFORM stage_outbox(p_appointment.clinic_id, 'message', p_appointment.id, NULL, 'confirmation',
+      'message:' || p_appointment.id || ':confirmation', '{}', now(), p_appointment.starts_at);
+    IF p_appointment.visit_type = 'video' THEN
+      PERFORM stage_outbox(p_appointment.clinic_id, 'room', p_appointment.id, NULL, 'room',
+        'room:' || p_appointment.id, '{}', now(), p_appointment.ends_at);
+    END IF;
+  END
+  $function$
+function public.stage_outbox(p_clinic_id uuid, p_kind text, p_appointment_id uuid, p_payment_id uuid, p_purpose text, p_dedupe_key text, p_payload jsonb, p_run_at timestamp with time zone, p_deadline_at timestamp with time zone, p_skipped text) -- Stages an effect once per dedupe key, with its queue job (or, with p_skipped, records why it will not happen); a row cancelled before it was sent is pending again when staged again. Called by the staging triggers only.
+  CREATE OR REPLACE FUNCTION public.stage_outbox(p_clinic_id uuid, p_kind text, p_appointment_id uuid, p_payment_id uuid, p_purpose text, p_dedupe_key text, p_payload jsonb, p_run_at timestamp with time zone, p_deadline_at timestamp with time zone, p_skipped text DEFAULT NULL::text)
+   RETURNS uuid
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_id uuid;
+  BEGIN
+    -- A second staging of the same effect (a repeated trigger, a replayed event) does nothing, but
+    -- for one that was cancelled before it was sent and is wanted again (a visit moved back to a
+    -- start it had): that row is pending again, with a new job. A cancelled row never reached the
+    -- provider: cancel_outbox takes only rows no worker holds, and a worker cancels only what it did
+    -- not send.
+    INSERT INTO outbox (clinic_id, kind, appointment_id, payment_id, purpose, dedupe_key, payload, status, run_at,
+                        deadline_at, note, settled_at)
+    VALUES (p_clinic_id, p_kind, p_appointment_id, p_payment_id, p_purpose, p_dedupe_key, coalesce(p_payload, '{}'),
+            CASE WHEN p_skipped IS NULL THEN 'pending' ELSE 'cancelled' END, p_run_at, p_deadline_at, p_skipped,
+            CASE WHEN p_skipped IS NOT NULL THEN now() END)
+    ON CONFLICT (clinic_id, dedupe_key) DO UPDATE
+       SET status = 'pending', payload = excluded.payload, run_at = excluded.run_at, deadline_at = excluded.deadline_at,
+           attempts = 0, note = NULL, last_error = NULL, first_attempt_at = NULL, settled_at = NULL
+     WHERE outbox.status = 'cancelled' AND excluded.status = 'pending'
+    RETURNING id INTO v_id;
+    -- No NOTIFY: it would serialise the commits of every booking (ingest_webhook_events has the
+    -- numbers); the outbox loops poll, and a payment's client_secret does not wait for them.
+    IF v_id IS NOT NULL AND p_skipped IS NULL THEN
+      PERFORM enqueue_queue_job('outbox.' || p_kind, v_id, p_run_at, false);
+    END IF;
+    RETURN v_id;
+  END
+  $function$
+function public.stage_reminders(p_appointment appointments) -- Stages an appointment's reminders for its current start (one per offset; skipped explicitly when already due).
+  CREATE OR REPLACE FUNCTION public.stage_reminders(p_appointment appointments)
+   RETURNS void
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_offset integer;
+    v_at timestamptz;
+    v_start bigint := extract(epoch FROM p_appointment.starts_at)::bigint;
+  BEGIN
+    FOREACH v_offset IN ARRAY outbox_reminder_offsets() LOOP
+      v_at := p_appointment.starts_at - make_interval(secs => v_offset);
+      -- Booked inside the window: said explicitly (a cancelled row with its reason), never dropped.
+      PERFORM stage_outbox(p_appointment.clinic_id, 'message', p_appointment.id, NULL, 'reminder',
+        'message:' || p_appointment.id || ':reminder:' || v_offset || ':' || v_start,
+        jsonb_build_object('offset_seconds', v_offset), v_at, p_appointment.starts_at,
+        CASE WHEN v_at < now() THEN 'skipped: booked ' || round(extract(epoch FROM p_appointment.starts_at - now()) / 60)
+                                    || ' min before the start, inside this reminder''s window' END);
+    END LOOP;
+  END
+  $function$
+function public.take_orphaned_queue_batches(p_kind text) -- Removes the batches of p_kind whose transaction ended without committing (a crash, a failure) and returns their items.
+  CREATE OR REPLACE FUNCTION public.take_orphaned_queue_batches(p_kind text)
+   RETURNS SETOF uuid
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_id bigint;
+    v_items uuid[];
+  BEGIN
+    -- No row lock while looking: a live batch's lock is held, so the try fails and its row is left
+    -- alone. A batch that commits meanwhile deletes its row, and the DELETE below then finds nothing.
+    FOR v_id IN SELECT b.id FROM queue_batches b WHERE b.kind = p_kind LOOP
+      CONTINUE WHEN NOT queue_batch_lock(v_id, false);
+      DELETE FROM queue_batches b WHERE b.id = v_id RETURNING b.item_ids INTO v_items;
+      IF v_items IS NOT NULL THEN
+        RETURN QUERY SELECT unnest(v_items);
+      END IF;
+      v_items := NULL;
+    END LOOP;
   END
   $function$
 function public.tg__set_updated_at() -- Trigger: keeps updated_at current on every update.
@@ -1422,6 +2807,137 @@ function public.tg__set_updated_at() -- Trigger: keeps updated_at current on eve
     RETURN NEW;
   END
   $function$
+function public.tg_appointments__stage_outbox() -- Trigger: stages the effects of a booking change in its own transaction — reminders, confirmation and room when confirmed (at booking when free, at payment when priced); on cancel or expiry the uncollected PaymentIntent cancelled, a cancellation notice, the room deleted; reminders and room moved on reschedule.
+  CREATE OR REPLACE FUNCTION public.tg_appointments__stage_outbox()
+   RETURNS trigger
+   LANGUAGE plpgsql
+   SECURITY DEFINER
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_start bigint := extract(epoch FROM NEW.starts_at)::bigint;
+    v_move text;
+    v_payment record;
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      IF NEW.status = 'confirmed' THEN
+        PERFORM stage_confirmation(NEW);
+      END IF;
+      RETURN NULL;
+    END IF;
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+      IF OLD.status = 'pending_payment' AND NEW.status = 'confirmed' THEN
+        PERFORM stage_confirmation(NEW);
+      ELSIF NEW.status IN ('cancelled', 'expired') THEN
+        PERFORM cancel_outbox(NEW.id, ARRAY['message', 'room'], NULL,
+          'the appointment was ' || NEW.status || ' first');
+        -- A payment that will not be collected: its PaymentIntent is never created if no worker has
+        -- it yet, else cancelled at Stripe (a payment that got paid in the race is refunded).
+        FOR v_payment IN SELECT p.id, p.clinic_id FROM payments p
+                          WHERE p.appointment_id = NEW.id AND p.status IN ('pending', 'failed') LOOP
+          IF cancel_outbox(NEW.id, ARRAY['payment'], NULL, 'the appointment was ' || NEW.status || ' before it was paid') = 0 THEN
+            PERFORM stage_outbox(v_payment.clinic_id, 'payment_cancel', NEW.id, v_payment.id, 'payment',
+              'payment_cancel:' || v_payment.id,
+              jsonb_build_object('reason', CASE WHEN NEW.status = 'expired' THEN 'abandoned' ELSE 'requested_by_customer' END),
+              now(), NULL);
+          END IF;
+        END LOOP;
+        IF OLD.status = 'confirmed' AND NEW.status = 'cancelled' THEN
+          PERFORM stage_outbox(NEW.clinic_id, 'message', NEW.id, NULL, 'cancellation',
+            'message:' || NEW.id || ':cancellation', '{}', now(), NEW.starts_at);
+        END IF;
+      END IF;
+      IF NEW.status IN ('cancelled', 'expired', 'completed', 'no_show') AND OLD.visit_type = 'video' THEN
+        PERFORM stage_outbox(NEW.clinic_id, 'room_delete', NEW.id, NULL, 'room', 'room_delete:' || NEW.id, '{}',
+          now(), NULL);
+      END IF;
+    ELSIF NEW.starts_at IS DISTINCT FROM OLD.starts_at AND NEW.status IN ('pending_payment', 'confirmed') THEN
+      -- A reschedule: the old start's reminders go, the new start's come; the room follows.
+      -- Each move is its own effect: moved A → B → A → B, the second move to B is told too and the
+      -- room follows it (keyed by the start alone, it was already settled and was staged no more).
+      v_move := txid_current()::text;
+      PERFORM cancel_outbox(NEW.id, ARRAY['message'], ARRAY['reminder'], 'the appointment was rescheduled');
+      IF NEW.status = 'confirmed' THEN
+        PERFORM stage_reminders(NEW);
+        PERFORM stage_outbox(NEW.clinic_id, 'message', NEW.id, NULL, 'reschedule',
+          'message:' || NEW.id || ':reschedule:' || v_start || ':' || v_move, '{}', now(), NEW.starts_at);
+      END IF;
+      IF NEW.visit_type = 'video' AND OLD.visit_type = 'video' THEN
+        PERFORM stage_outbox(NEW.clinic_id, 'room_update', NEW.id, NULL, 'room',
+          'room_update:' || NEW.id || ':' || v_start || ':' || v_move, '{}', now(), NEW.ends_at);
+      ELSIF OLD.visit_type = 'video' THEN
+        PERFORM cancel_outbox(NEW.id, ARRAY['room'], NULL, 'the appointment is no longer a video visit');
+        PERFORM stage_outbox(NEW.clinic_id, 'room_delete', NEW.id, NULL, 'room', 'room_delete:' || NEW.id, '{}',
+          now(), NULL);
+      ELSIF NEW.visit_type = 'video' AND NEW.status = 'confirmed' THEN
+        PERFORM stage_outbox(NEW.clinic_id, 'room', NEW.id, NULL, 'room', 'room:' || NEW.id, '{}', now(), NEW.ends_at);
+      END IF;
+    END IF;
+    RETURN NULL;
+  END
+  $function$
+function public.tg_integrations__secret_ref_names_provider() -- Trigger: secret_ref is the provider's secret variable, or it with a suffix (STRIPE_WEBHOOK_SECRET_NORTHSIDE).
+  CREATE OR REPLACE FUNCTION public.tg_integrations__secret_ref_names_provider()
+   RETURNS trigger
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_variable text;
+  BEGIN
+    SELECT p.secret_variable INTO v_variable FROM webhook_providers p WHERE p.name = NEW.provider;
+    -- An unknown provider is left to the foreign key, which reports it as such.
+    IF FOUND AND NEW.secret_ref !~ ('^' || v_variable || '(_[A-Z0-9]+)*$') THEN
+      RAISE EXCEPTION 'secret_ref % is not % or %_<SUFFIX>', NEW.secret_ref, v_variable, v_variable
+        USING errcode = 'check_violation', constraint = 'integrations_secret_ref_names_provider',
+              table = 'integrations';
+    END IF;
+    RETURN NEW;
+  END
+  $function$
+function public.tg_payments__stage_outbox() -- Trigger: stages a pending payment's PaymentIntent and the refund of a payment marked refund_required.
+  CREATE OR REPLACE FUNCTION public.tg_payments__stage_outbox()
+   RETURNS trigger
+   LANGUAGE plpgsql
+   SECURITY DEFINER
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  DECLARE
+    v_hold_expires_at timestamptz;
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      SELECT a.hold_expires_at INTO v_hold_expires_at FROM appointments a WHERE a.id = NEW.appointment_id;
+      IF NEW.status = 'pending' THEN
+        -- Frozen: Stripe refuses the same Idempotency-Key with other parameters.
+        PERFORM stage_outbox(NEW.clinic_id, 'payment', NEW.appointment_id, NEW.id, 'payment', 'payment:' || NEW.id,
+          jsonb_build_object('amount_cents', NEW.amount_cents, 'currency', NEW.currency), now(), v_hold_expires_at);
+      END IF;
+      RETURN NULL;
+    END IF;
+    IF NEW.status = OLD.status THEN
+      RETURN NULL;
+    END IF;
+    IF NEW.status = 'refund_required' THEN
+      PERFORM stage_outbox(NEW.clinic_id, 'refund', NEW.appointment_id, NEW.id, 'refund', 'refund:' || NEW.id,
+        jsonb_build_object('reason', 'requested_by_customer'), now(), NULL);
+    END IF;
+    RETURN NULL;
+  END
+  $function$
+function public.tg_webhook_providers__create_default_account() -- Trigger: a new provider's default account (name default, its secret variable, platform-wide).
+  CREATE OR REPLACE FUNCTION public.tg_webhook_providers__create_default_account()
+   RETURNS trigger
+   LANGUAGE plpgsql
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+  BEGIN
+    -- Platform-wide, like the four of 00012 (which already exist, hence DO NOTHING).
+    INSERT INTO integrations (id, provider, name, secret_ref, platform_wide)
+    VALUES (NEW.default_integration_id, NEW.name, 'default', NEW.secret_variable, true)
+    ON CONFLICT (id) DO NOTHING;
+    RETURN NULL;
+  END
+  $function$
 function public.to_api_time(p_time timestamp with time zone) -- ISO 8601 in UTC with milliseconds, as the API writes times (same as JavaScript toISOString).
   CREATE OR REPLACE FUNCTION public.to_api_time(p_time timestamp with time zone)
    RETURNS text
@@ -1429,16 +2945,3 @@ function public.to_api_time(p_time timestamp with time zone) -- ISO 8601 in UTC 
    STABLE
    SET search_path TO 'pg_catalog'
   AS $function$ SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $function$
-function public.webhook_queue_stats() -- Unsettled events by provider and status, with the age of the oldest, for metrics and the dashboard.
-  CREATE OR REPLACE FUNCTION public.webhook_queue_stats()
-   RETURNS TABLE(provider text, status text, events bigint, oldest_seconds double precision)
-   LANGUAGE sql
-   STABLE
-   SET search_path TO 'pg_catalog', 'public'
-  AS $function$
-    SELECT provider, status, count(*),
-           extract(epoch FROM now() - min(received_at) FILTER (WHERE status IN ('pending', 'failed', 'processing')))::double precision
-      FROM webhook_events
-     WHERE status <> 'success'
-     GROUP BY provider, status
-  $function$

@@ -28,7 +28,7 @@ export interface Api {
   poisonedPaymentId?: string;
 }
 
-type Call = (
+export type Call = (
   method: string,
   route: string,
   token: string,
@@ -41,7 +41,13 @@ const now = () => Math.floor(Date.now() / 1000);
 export function deliveries(
   api: Api,
   call: Call,
-  setup: { clinicId: string; clinicAdmin: string; doctorId: string },
+  setup: {
+    clinicId: string;
+    clinicAdmin: string;
+    doctorId: string;
+    /** Outbound Stripe is live: makes it refuse the next PaymentIntent, so that one stays unknown. */
+    refuseNextPaymentIntent?: () => void;
+  },
 ) {
   const post = async (route: string, body: string, headers: Record<string, string>) => {
     const response = await fetch(`${api.base}${route}`, { method: 'POST', headers, body });
@@ -165,7 +171,8 @@ export function deliveries(
         `SELECT (SELECT count(*)::int FROM webhook_events) AS events,
                 (SELECT status FROM payments WHERE id = $1) AS payment,
                 (SELECT count(*)::int FROM audit.audit_log WHERE row_id = $1 AND new_values ->> 'status' = 'succeeded') AS payment_transitions,
-                (SELECT string_agg(status, ',' ORDER BY provider) FROM notifications) AS notifications,
+                (SELECT string_agg(status, ',' ORDER BY provider) FROM notifications
+                  WHERE provider_message_id IN ('SMacceptance', 'wamid.ACCEPTANCE')) AS notifications,
                 (SELECT status FROM appointments WHERE id = $2) AS video`,
         [winner.payment.id, video.appointment.id],
       );
@@ -183,6 +190,7 @@ export function deliveries(
     },
 
     async poisoned(): Promise<string> {
+      setup.refuseNextPaymentIntent?.();
       const booked = await book(await slot({ price_cents: 2500, currency: 'USD' }));
       if (!booked.payment) throw new Error('no payment for a priced slot');
       const intent = `pi_poison_${randomUUID().slice(0, 8)}`;

@@ -2,20 +2,25 @@
 // database with the real processes (`carebook serve`, `carebook worker`, tools/webhook_replay.sh):
 //   migrations applied + smoke tests + RLS probes; a 200-way race gives exactly one booking; signed
 //   events from each provider are handled once each; a poisoned event reaches the dead letters and
-//   a replay handles it once; the metrics are on /metrics and /admin.
+//   a replay handles it once; a schedule across a DST change generates, lists and books the right
+//   slots and survives regeneration; outbound effects happen once each at the local fake providers
+//   (scripts/acceptance-outbound.ts); the metrics are on /metrics and /admin.
 // Prints a pass/fail table; exits 1 if any check fails. DATABASE_URL's server, else embedded.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { openCluster, uniqueDatabaseName } from '../src/db/cluster.js';
+import { freePorts } from '../src/db/embedded.js';
+import { createServiceLogin, dropServiceLogin } from '../src/db/logins.js';
 import { readMigrationFiles } from '../src/db/migrate/files.js';
 import { migrateUp, migrationStatus } from '../src/db/migrate/runner.js';
 import { signToken } from '../src/http/auth.js';
+import { outboundChecks, outboundFakes } from './acceptance-outbound.js';
 import { type Api, deliveries } from './acceptance-providers.js';
+import { scheduleChecks } from './acceptance-schedules.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const results: Array<{ check: string; ok: boolean; detail: string }> = [];
@@ -31,15 +36,6 @@ async function check(name: string, fn: () => Promise<string>): Promise<void> {
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -81,7 +77,10 @@ async function main(): Promise<number> {
   const name = uniqueDatabaseName('carebook_acceptance');
   const url = await cluster.createDatabase(name);
   const db = new pg.Pool({ connectionString: url, max: 4 });
+  db.on('error', (error) => log(`acceptance pool: ${error.message}`)); // an idle connection dropped
   const children: ChildProcess[] = [];
+  let fakes: Awaited<ReturnType<typeof outboundFakes>> | null = null;
+  const loginName = `${name}_svc`;
   try {
     log(`pristine database ${name} on ${cluster.embedded ? 'an embedded PostgreSQL' : 'DATABASE_URL'}`);
     await check('all migrations apply to a pristine database and verify', async () => {
@@ -102,6 +101,12 @@ async function main(): Promise<number> {
       return 'smoke_tests.sql, rls_probes.sql';
     });
 
+    // serve and worker refuse a superuser: they log in as a member of the carebook_* roles.
+    const login = await createServiceLogin(cluster.adminUrl, loginName);
+    const serviceUrl = new URL(url);
+    serviceUrl.username = login.name;
+    serviceUrl.password = login.password;
+    const metricsToken = randomBytes(16).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const secrets = {
       STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
@@ -109,18 +114,22 @@ async function main(): Promise<number> {
       WHATSAPP_APP_SECRET: randomBytes(16).toString('hex'),
       DAILY_WEBHOOK_SECRET: randomBytes(32).toString('base64'),
     };
-    const port = await freePort();
+    // The fakes listen first: a port chosen before them could be handed to one of them.
+    fakes = await outboundFakes(secrets);
+    const [port, workerPort] = (await freePorts(2)) as [number, number];
     const base = `http://127.0.0.1:${port}`;
+    fakes.deliverTo(base);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...secrets,
-      DATABASE_URL: url,
+      ...fakes.env,
+      DATABASE_URL: serviceUrl.toString(),
       CAREBOOK_JWT_SECRET: secret,
+      CAREBOOK_METRICS_TOKEN: metricsToken,
       CAREBOOK_PUBLIC_URL: base,
       PORT: String(port),
       LOG_LEVEL: 'warn',
     };
-    const workerPort = await freePort();
     const workerEnv = {
       ...env,
       CAREBOOK_WORKER_METRICS_PORT: String(workerPort),
@@ -224,7 +233,18 @@ async function main(): Promise<number> {
       return '1 × 201, 199 × 409 slot_unavailable, 1 active appointment';
     });
 
-    const providers = deliveries(api, call, { clinicId: clinic.id, clinicAdmin, doctorId: doctor.id });
+    await scheduleChecks({ call, secret, admin, db, env, root: ROOT, check });
+
+    const providers = deliveries(api, call, {
+      clinicId: clinic.id,
+      clinicAdmin,
+      doctorId: doctor.id,
+      refuseNextPaymentIntent: () =>
+        fakes?.fakes.stripe?.inject('POST /v1/payment_intents', {
+          kind: 'reject',
+          code: 'parameter_invalid',
+        }),
+    });
     await check('signed events from each provider are handled once each', providers.onceEach);
     await check('a poisoned event reaches the dead-letter state', providers.poisoned);
     await check('replay (tools/webhook_replay.sh) handles it once, without a second effect', async () => {
@@ -267,11 +287,18 @@ async function main(): Promise<number> {
       return `${settled.note}; refund applied once; 2 audited replays (the second replayed 0)`;
     });
 
+    await outboundChecks({ call, secret, admin, db, env, base, root: ROOT, fakes, check, waitFor });
+
     await check(
       'booking_attempts, booking_conflicts, webhook processing and dead letters on /metrics',
       async () => {
-        const apiMetrics = await (await fetch(`${base}/metrics`)).text();
-        const workerMetrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
+        const authorization = { authorization: `Bearer ${metricsToken}` };
+        const refused = await fetch(`${base}/metrics`);
+        assert(refused.status === 401, `/metrics without the token answered ${refused.status}`);
+        const apiMetrics = await (await fetch(`${base}/metrics`, { headers: authorization })).text();
+        const workerMetrics = await (
+          await fetch(`http://127.0.0.1:${workerPort}/metrics`, { headers: authorization })
+        ).text();
         for (const needle of [
           'booking_attempts_total{outcome="created"}',
           'booking_conflicts_total 199',
@@ -284,7 +311,7 @@ async function main(): Promise<number> {
           /webhook_processed_total\{provider="stripe",outcome="success"\} [1-9]/.test(workerMetrics),
           'worker /metrics lacks webhook_processed_total',
         );
-        return 'API and worker /metrics';
+        return 'API and worker /metrics, behind CAREBOOK_METRICS_TOKEN (401 without it)';
       },
     );
     await check('the same numbers on /admin', async () => {
@@ -311,8 +338,10 @@ async function main(): Promise<number> {
     });
   } finally {
     await Promise.all(children.map(stop));
+    await fakes?.stop();
     await db.end();
     await cluster.dropDatabase(name).catch(() => {});
+    await dropServiceLogin(cluster.adminUrl, loginName).catch(() => {});
     await cluster.close();
   }
   const width = Math.max(...results.map((r) => r.check.length));

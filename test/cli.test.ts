@@ -2,9 +2,12 @@
 // database, usage on misuse, and `carebook dev` (what `npm start` runs) serving /healthz and
 // /readyz, then shutting down cleanly on SIGTERM.
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { main } from '../src/cli/program.js';
+import { report } from '../src/cli/report.js';
 import { ROOT, runCli, startCli, waitForOutput } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 
@@ -25,7 +28,7 @@ describe('carebook CLI', () => {
     });
     expect(result.code).toBe(1);
     expect(oneLine(result.stderr)).toEqual([
-      'carebook: cannot reach the database at postgres://app:***@127.0.0.1:1/carebook: ECONNREFUSED',
+      'carebook: cannot reach the database at postgres://app:***@127.0.0.1:1/carebook: nothing accepts connections on 127.0.0.1:1; is PostgreSQL running there? (ECONNREFUSED)',
     ]);
     expect(result.stderr).not.toContain('s3cret');
   });
@@ -58,6 +61,7 @@ describe('carebook CLI', () => {
       jwksUrl: null,
       issuer: null,
       audience: null,
+      maxAgeSeconds: 43_200,
     })(result.stdout.trim());
     expect(principal).toEqual({
       sub: 'staff-cli',
@@ -78,10 +82,102 @@ describe('carebook CLI', () => {
   it('prints usage for an unknown command and for no command', async () => {
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr).toContain("error: unknown command 'frobnicate'");
     const none = await runCli([]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain('usage: carebook <command>');
+    expect(none.stderr).toContain('Usage: carebook [options] [command]');
+  });
+
+  describe('arguments', () => {
+    // `carebook <path> --help` run in this process, through the same main() and report() as the
+    // binary, with what it prints to stdout: forty Node starts for the sweep cost 47 s of CI.
+    async function helpOf(args: string[]): Promise<{ code: number; stdout: string }> {
+      let stdout = '';
+      const write = process.stdout.write;
+      process.stdout.write = ((chunk: string | Uint8Array) => {
+        stdout += chunk.toString();
+        return true;
+      }) as typeof process.stdout.write;
+      try {
+        return { code: await main([...args, '--help']).catch((error) => report(error, args[0])), stdout };
+      } finally {
+        process.stdout.write = write;
+      }
+    }
+
+    // Every command the top-level help lists, and every subcommand of those that have some.
+    async function commandsIn(args: string[]): Promise<string[]> {
+      const section = (await helpOf(args)).stdout.split('Commands:\n')[1] ?? '';
+      return [...section.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)]
+        .map((m) => m[1] as string)
+        .filter((name) => name !== 'help');
+    }
+
+    it('answers --help with exit 0 for every command and subcommand, and --version with the version', async () => {
+      const commands = await commandsIn([]);
+      expect(commands).toEqual(
+        expect.arrayContaining(['dev', 'serve', 'worker', 'migrate', 'status', 'sweep', 'replay', 'token']),
+      );
+      const paths = [...commands.map((name) => [name])];
+      for (const name of commands) for (const sub of await commandsIn([name])) paths.push([name, sub]);
+      expect(paths).toContainEqual(['migrate', 'down']);
+      for (const path of paths) {
+        const result = await helpOf(path);
+        expect({ path, code: result.code }).toEqual({ path, code: 0 });
+        expect(result.stdout).toContain(`Usage: carebook ${path.join(' ')}`);
+      }
+      // And as the binary, in a process of its own: the exit code a shell sees.
+      const [top, nested, version, helpToken] = await Promise.all([
+        runCli(['--help']),
+        runCli(['migrate', 'down', '--help']),
+        runCli(['--version']),
+        runCli(['help', 'token']),
+      ]);
+      expect(top).toMatchObject({ code: 0, stdout: (await helpOf([])).stdout });
+      expect(nested).toMatchObject({ code: 0, stdout: (await helpOf(['migrate', 'down'])).stdout });
+      const { version: expected } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
+      expect(version).toMatchObject({ code: 0, stdout: `${expected}\n` });
+      expect(helpToken.stdout).toContain('--role <role>');
+    }, 180_000);
+
+    it('exits 2 with a suggestion for a mistyped option or command', async () => {
+      const [option, nested, name] = await Promise.all([
+        runCli(['status', '--jsn']),
+        runCli(['migrate', 'down', '--tto', '3']),
+        runCli(['stauts']),
+      ]);
+      expect(option).toMatchObject({ code: 2 });
+      expect(option.stderr).toContain("error: unknown option '--jsn'\n(Did you mean --json?)");
+      expect(nested).toMatchObject({ code: 2 });
+      expect(nested.stderr).toContain('(Did you mean --to?)');
+      expect(name).toMatchObject({ code: 2 });
+      expect(name.stderr).toContain('(Did you mean status?)');
+    });
+
+    it('exits 2 on a bad option value, saying what a good one looks like', async () => {
+      const [to, limit, role, ttl] = await Promise.all([
+        runCli(['migrate', 'down', '--to', '-1']),
+        runCli(['replay', '--reason', 'INC-1 test', '--limit', '-5']),
+        runCli(['token', '--role', 'doctor']),
+        runCli(['token', '--role', 'platform_admin', '--ttl', 'forever']),
+      ]);
+      for (const result of [to, limit, role, ttl]) {
+        expect(result.code).toBe(2);
+        expect(result.stderr).not.toMatch(/\n\s+at /);
+      }
+      expect(to.stderr).toContain('Expected a whole number from 0 to 99999, e.g. --to 9.');
+      expect(limit.stderr).toContain('Expected a whole number from 1 to 100000');
+      expect(role.stderr).toContain('Allowed choices are patient, staff, clinic_admin, platform_admin.');
+      expect(ttl.stderr).toContain('e.g. 30m, 12h or 7d');
+    });
+
+    it('validates --metrics-port as the configuration validates CAREBOOK_WORKER_METRICS_PORT', async () => {
+      const result = await runCli(['worker', '--metrics-port', '99999']);
+      expect(result.code).toBe(2);
+      expect(oneLine(result.stderr)).toEqual([
+        'carebook: invalid configuration: CAREBOOK_WORKER_METRICS_PORT="99999" is not a whole number from 0 to 65535',
+      ]);
+    });
   });
 
   describe('dev (npm start)', () => {
@@ -106,7 +202,8 @@ describe('carebook CLI', () => {
       let output = '';
       child.stdout.on('data', (chunk) => (output += chunk));
       const [, url] = await waitForOutput(child, /Carebook is running at (http:\/\/\S+)/);
-      await waitForOutput(child, /ADMIN_TOKEN=/);
+      // The tokens may have come in the same chunk as the URL: look at the whole output.
+      while (!output.includes('ADMIN_TOKEN=')) await sleep(50);
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok' });

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { openCluster, uniqueDatabaseName } from '../src/db/cluster.js';
+import { createServiceLogin, dropServiceLogin } from '../src/db/logins.js';
 import { migrateUp } from '../src/db/migrate/runner.js';
 
 declare module 'vitest' {
@@ -11,6 +12,8 @@ declare module 'vitest' {
     templateDatabase: string;
     embeddedServer: boolean;
     runPrefix: string;
+    /** A non-superuser login (member of the carebook_* roles) for real serve/worker processes. */
+    serviceLogin: { name: string; password: string };
   }
 }
 
@@ -22,6 +25,8 @@ export default async function setup(project: TestProject) {
   const runPrefix = uniqueDatabaseName('cbt');
   const template = `${runPrefix}_template`;
   await migrateUp({ databaseUrl: await cluster.createDatabase(template) });
+  const login = await createServiceLogin(cluster.adminUrl, `${runPrefix}_svc`);
+  project.provide('serviceLogin', { name: login.name, password: login.password });
   project.provide('adminUrl', cluster.adminUrl);
   project.provide('templateDatabase', template);
   project.provide('embeddedServer', cluster.embedded);
@@ -38,6 +43,7 @@ export default async function setup(project: TestProject) {
     );
     await client.end();
     for (const row of left.rows) await cluster.dropDatabase(row.datname);
+    await dropServiceLogin(cluster.adminUrl, login.name);
     await cluster.close();
   };
 }

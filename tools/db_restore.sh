@@ -26,7 +26,7 @@
 # The target database must exist: create it first, e.g.
 #   createdb --maintenance-db="$DATABASE_URL" carebook_restore_20261103
 # env:  pg_restore and psql on PATH (any version at least as new as the pg_dump that wrote the file);
-#       node, to run the carebook CLI from this checkout (node_modules/.bin/tsx, else dist/cli.js).
+#       node, to run the carebook CLI from this checkout (bin/carebook.js).
 #       The target URL is passed to psql/pg_restore on their command line: prefer ~/.pgpass or
 #       PGPASSWORD to a password inside it.
 #

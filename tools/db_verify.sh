@@ -17,8 +17,8 @@
 #      migration. Compare them with the source: the same database before the incident, or the
 #      figures you expect.
 #
-# env:  psql on PATH; node, to run the carebook CLI from this checkout (node_modules/.bin/tsx,
-#       else dist/cli.js). The connecting role must be able to SET ROLE carebook_admin (the migrator
+# env:  psql on PATH; node, to run the carebook CLI from this checkout (bin/carebook.js).
+#       The connecting role must be able to SET ROLE carebook_admin (the migrator
 #       and the service login are members; a superuser can).
 #
 # exit: 0  verified

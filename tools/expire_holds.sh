@@ -17,7 +17,7 @@
 # more than 2 minutes past (the sweeper's normal delay is at most 30 s).
 #
 # env:  DATABASE_URL (required: this script never starts the embedded development database);
-#       node, to run the carebook CLI from this checkout (node_modules/.bin/tsx, else dist/cli.js).
+#       node, to run the carebook CLI from this checkout (bin/carebook.js).
 #
 # exit: 0  done, no hold is overdue any more (with --dry-run: none was overdue)
 #       1  holds are still overdue after sweeping — rows locked by a long transaction, see the

@@ -18,11 +18,5 @@ step() { printf '==> %s\n' "$*"; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# The carebook CLI from source when this is a checkout with dev dependencies, else the build.
-carebook() {
-  if [ -x "$root/node_modules/.bin/tsx" ] && [ -f "$root/src/cli.ts" ]; then
-    "$root/node_modules/.bin/tsx" "$root/src/cli.ts" "$@"
-  else
-    node "$root/dist/cli.js" "$@"
-  fi
-}
+# The carebook CLI of this checkout or image (bin/carebook.js runs the source, or dist/ in the image).
+carebook() { node "$root/bin/carebook.js" "$@"; }

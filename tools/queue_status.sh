@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# queue_status.sh — is the webhook worker keeping up? A wrapper over `carebook status --json` for
-# people and for cron/alerting. See docs/ops/runbook.md, "Worker stuck or lagging".
+# queue_status.sh — are the workers keeping up? A wrapper over `carebook status --json` for people
+# and for cron/alerting. See docs/ops/runbook.md, "Worker stuck or lagging".
 #
 # usage: tools/queue_status.sh [--max-age SECONDS] [--max-dead-letters N] [--max-overdue-holds N]
-#   --max-age SECONDS      alert when an event waiting to be handled (status pending or processing)
-#                          arrived more than SECONDS ago (default 300). Events in `failed` wait for
-#                          their retry on purpose and are listed, not counted.
+#   --max-age SECONDS      alert when an item waiting to be handled (status pending: a webhook event
+#                          or a job of another queue kind) arrived more than SECONDS ago (default
+#                          300). Items in `failed` wait for their retry on purpose and are listed,
+#                          not counted.
 #   --max-dead-letters N   also alert when more than N events are dead letters (default: not checked)
 #   --max-overdue-holds N  also alert when more than N unpaid holds lapsed over 2 minutes ago and
 #                          were not expired (a hold leak: the sweeper is not running; default: not checked)
 #   --help                 this text
 #
-# Prints the queue by provider and status (events, age of the oldest), dead letters, leases past
-# their end, overdue holds and the migration state, then one verdict line starting with OK or ALERT.
+# Prints the webhook queue by provider and status (events, age of the oldest), the other queue
+# kinds by state, dead letters, items of batches that did not commit, leases past their end,
+# overdue holds and the migration state, then one verdict line starting with OK or ALERT.
 #
 # env:  DATABASE_URL (required: this script never starts the embedded development database);
-#       node, to run the carebook CLI from this checkout (node_modules/.bin/tsx, else dist/cli.js).
+#       node, to run the carebook CLI from this checkout (bin/carebook.js).
 #
 # exit: 0  OK
 #       1  ALERT: a threshold is exceeded (the verdict line says which)
@@ -81,17 +83,28 @@ process.stdin.on("end", () => {
     const age = row.oldestSeconds === null ? "" : `${Math.round(row.oldestSeconds)} s`;
     console.log(`  ${row.provider.padEnd(9)} ${row.status.padEnd(11)} ${String(row.events).padStart(8)}  ${age}`);
   }
-  const waiting = rows.filter((row) => row.status === "pending" || row.status === "processing");
-  const oldest = Math.max(0, ...waiting.map((row) => row.oldestSeconds ?? 0));
+  const queues = report.queues;
+  if (queues.length > 0) console.log("other queues:\n  kind                      state         items  oldest");
+  for (const row of queues) {
+    const age = row.oldestSeconds === null ? "" : `${Math.round(row.oldestSeconds)} s`;
+    console.log(`  ${row.kind.padEnd(25)} ${row.state.padEnd(11)} ${String(row.items).padStart(8)}  ${age}`);
+  }
+  const waiting = [
+    ...rows.filter((row) => row.status === "pending").map((row) => row.oldestSeconds ?? 0),
+    ...queues.filter((row) => row.state === "pending").map((row) => row.oldestSeconds ?? 0),
+  ];
+  const oldest = Math.max(0, ...waiting);
   const depth = rows.filter((row) => row.status !== "dead_letter").reduce((n, row) => n + row.events, 0);
-  const dead = rows.filter((row) => row.status === "dead_letter").reduce((n, row) => n + row.events, 0);
-  console.log(`queue depth: ${depth}; oldest waiting (pending/processing): ${Math.round(oldest)} s; dead letters: ${dead}`);
-  console.log(`leases past their end: ${report.expiredLeases}; holds overdue for expiry: ${report.overdueHolds}`);
+  const dead =
+    rows.filter((row) => row.status === "dead_letter").reduce((n, row) => n + row.events, 0) +
+    queues.filter((row) => row.state === "dead_letter").reduce((n, row) => n + row.items, 0);
+  console.log(`webhook queue depth: ${depth}; oldest waiting (pending): ${Math.round(oldest)} s; dead letters: ${dead}`);
+  console.log(`items in batches that did not commit: ${report.interruptedBatches}; leases past their end: ${report.expiredLeases}; holds overdue for expiry: ${report.overdueHolds}`);
   const m = report.migrations;
   console.log(`migrations: ${m.applied} applied, ${m.pending.length} pending, ${m.problems.length} problem(s)`);
   for (const problem of m.problems) console.log(`  problem: ${problem}`);
   const alerts = [];
-  if (oldest > maxAge) alerts.push(`oldest waiting event is ${Math.round(oldest)} s old (> ${maxAge} s): the worker is down, stuck or too slow`);
+  if (oldest > maxAge) alerts.push(`oldest waiting item is ${Math.round(oldest)} s old (> ${maxAge} s): the worker is down, stuck or too slow`);
   if (maxDead !== null && dead > maxDead) alerts.push(`${dead} dead letter(s) (> ${maxDead}): see "Dead letters and replay"`);
   if (maxHolds !== null && report.overdueHolds > maxHolds)
     alerts.push(`${report.overdueHolds} hold(s) overdue for expiry (> ${maxHolds}): the sweeper is not running; see "Booking incident"`);
@@ -103,6 +116,6 @@ process.stdin.on("end", () => {
     maxDead === null ? "" : `, dead letters ${dead} <= ${maxDead}`,
     maxHolds === null ? "" : `, overdue holds ${report.overdueHolds} <= ${maxHolds}`,
   ].join("");
-  console.log(`OK: oldest waiting event ${Math.round(oldest)} s <= ${maxAge} s${extra}`);
+  console.log(`OK: oldest waiting item ${Math.round(oldest)} s <= ${maxAge} s${extra}`);
 });
 ' <<<"$report"

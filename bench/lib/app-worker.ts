@@ -1,7 +1,7 @@
 // The Carebook HTTP app, really listening, in a worker thread of the benchmark process. The load
 // generator (undici) then runs on another event loop than Fastify: in one thread the client's own
 // JSON and socket work would queue behind the server's and be charged to the API's latency.
-// The worker builds the app as `carebook serve` does (loadConfig → createPool → buildApp → listen)
+// The worker builds the app as `carebook serve` does (loadConfig → pooling → createPool → buildApp → listen)
 // but without its background sweeper and webhook worker, whose load is not what we measure; the
 // caller passes LOG_LEVEL=silent for the same reason.
 // startServerThread / serveFromThread are the same machinery for any other server a benchmark
@@ -103,20 +103,25 @@ export async function serveFromThread(start: () => Promise<AppWorker>): Promise<
 }
 
 async function serveApp(env: Record<string, string>): Promise<AppWorker> {
-  const [{ loadConfig }, { createPool }, { buildApp }, { listen }, { createLogger }] = await Promise.all([
-    import('../../src/config.js'),
-    import('../../src/db/pool.js'),
-    import('../../src/http/app.js'),
-    import('../../src/http/server.js'),
-    import('../../src/observability/logger.js'),
-  ]);
+  const [{ loadConfig }, { createPool }, { resolvePooling }, { buildApp }, { listen }, { createLogger }] =
+    await Promise.all([
+      import('../../src/config.js'),
+      import('../../src/db/pool.js'),
+      import('../../src/db/pooling.js'),
+      import('../../src/http/app.js'),
+      import('../../src/http/server.js'),
+      import('../../src/observability/logger.js'),
+    ]);
   const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
   const logger = createLogger(config.logLevel);
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required');
+  // As `carebook serve` decides (src/db/service.ts): no named statements behind a transaction pooler.
+  const pooling = await resolvePooling(config.database.pooling, config.databaseUrl);
   const pool = createPool(config.databaseUrl, {
     max: config.dbPoolMax,
     logger,
     applicationName: 'carebook-api-bench',
+    namedStatements: pooling === 'session',
   });
   const app = await buildApp({ config, pool, logger });
   const server = await listen(app, config.host, config.port);

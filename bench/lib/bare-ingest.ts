@@ -40,9 +40,11 @@ async function serveBare(options: BareIngestOptions): Promise<AppWorker> {
     const event = JSON.parse(text) as { id: string; type: string };
     const signature = request.headers['stripe-signature'];
     const result = await pool.query(
-      `INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, raw_body, signed_headers,
-                                   request_url, signature)
-       VALUES ($1, 'stripe', $2, $3, $4, $5, $6, $7, $8)
+      `WITH r AS (
+         INSERT INTO webhook_requests (webhook_id, raw_body, signed_headers, request_url)
+         VALUES ($1, $5, $6, $7) RETURNING id)
+       INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, signature, request_id)
+       SELECT $1, 'stripe', $2, $3, $4, $8, r.id FROM r
        ON CONFLICT (webhook_id, event_id) DO NOTHING`,
       [
         STRIPE_DEFAULT_INTEGRATION,

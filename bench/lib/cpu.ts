@@ -105,3 +105,8 @@ export function cpuSince(start: CpuReading): CpuSpent {
     machineMs: machine === null || start.machineMs === null ? null : machine - start.machineMs,
   };
 }
+
+/** µs of CPU per item, or null when the figure could not be read or nothing was done. */
+export function microsPerItem(ms: number | null, items: number): number | null {
+  return ms === null || items === 0 ? null : (ms * 1000) / items;
+}

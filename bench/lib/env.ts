@@ -10,3 +10,15 @@ export function wholeNumberFromEnv(name: string, fallback: number, min: number, 
   }
   return value;
 }
+
+/** Which of the `allowed` one-character choices the variable names (all of them when unset). */
+export function choicesFromEnv(name: string, allowed: string): Set<string> {
+  const raw = process.env[name]?.trim() || allowed;
+  if (![...raw].every((choice) => allowed.includes(choice))) {
+    console.error(
+      `${name}=${JSON.stringify(raw)} may only name some of ${[...allowed].join(', ')} (e.g. ${name}=${allowed[0]})`,
+    );
+    process.exit(2);
+  }
+  return new Set(raw);
+}

@@ -1,15 +1,20 @@
 // The booking service: thin wrappers over the procedures of 00011. Each write is one statement,
 // one round trip: the tenant context and the procedure call travel together (contextSelect).
 // Reads go through withTenant, so row-level security decides what a caller may see.
+import { DomainError, domainCodeOf } from '../db/errors.js';
+import { lostAnchor, type Page, pageOf } from '../db/page.js';
 import type { Pool } from '../db/pool.js';
 import { queryInContext, type TenantContext, withTenant } from '../db/tenant.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { AppointmentQuery, BookingResult } from './schemas.js';
+import { reminderOffsetsSetting } from '../outbound/outbox.js';
+import { APPOINTMENT_PAGE, type AppointmentQuery, type BookingResult } from './schemas.js';
 
 export interface BookingDeps {
   pool: Pool;
   metrics: Metrics;
   holdMinutes: number;
+  /** CAREBOOK_REMINDER_OFFSETS in seconds; the reminders staged at booking and reschedule (default 24 h, 1 h). */
+  reminderOffsetsSeconds?: readonly number[];
 }
 
 export interface StoredResponse {
@@ -50,6 +55,7 @@ async function callStoredResponse(
   const rows = await retryTransient(() =>
     queryInContext<ProcedureRow>(deps.pool, context, call, args, {
       'carebook.hold_minutes': String(deps.holdMinutes),
+      ...reminderOffsetsSetting(deps.reminderOffsetsSeconds),
     }),
   );
   const row = rows[0];
@@ -80,7 +86,7 @@ export async function bookAppointment(
     outcome = response.replayed ? 'replayed' : 'created';
     return response;
   } catch (error) {
-    outcome = outcomeOf(error);
+    outcome = bookingOutcomeOf(error);
     if (outcome === 'slot_unavailable') deps.metrics.bookingConflicts.inc();
     throw error;
   } finally {
@@ -124,36 +130,49 @@ export async function getAppointment(
   deps: BookingDeps,
   context: TenantContext,
   id: string,
-): Promise<BookingResult | null> {
-  return withTenant(deps.pool, context, async (client) => {
+): Promise<BookingResult> {
+  const body = await withTenant(deps.pool, context, async (client) => {
     const result = await client.query<{ body: BookingResult }>(`${SELECT_BOOKING} WHERE a.id = $1`, [id]);
-    return result.rows[0]?.body ?? null;
+    return result.rows[0]?.body;
   });
+  // The same code the procedures raise (CB004) for an appointment the caller cannot see.
+  if (!body) throw new DomainError('appointment_not_found');
+  return body;
 }
 
+/** A page of appointments by start time, then id, after the appointment `after` (a cursor's). */
 export async function listAppointments(
   deps: BookingDeps,
   context: TenantContext,
   query: AppointmentQuery,
-): Promise<BookingResult[]> {
+  after: string | null,
+): Promise<Page<BookingResult>> {
+  const limit = query.limit ?? APPOINTMENT_PAGE.default;
   return withTenant(deps.pool, context, async (client) => {
     const result = await client.query<{ body: BookingResult }>(
       `${SELECT_BOOKING}
         WHERE ($1::uuid IS NULL OR a.slot_id = $1) AND ($2::uuid IS NULL OR a.patient_id = $2)
           AND ($3::text IS NULL OR a.status = $3)
           AND ($4::timestamptz IS NULL OR a.starts_at >= $4) AND ($5::timestamptz IS NULL OR a.starts_at < $5)
+          AND ($7::uuid IS NULL OR (a.starts_at, a.id) > (SELECT c.starts_at, c.id FROM appointments c WHERE c.id = $7))
         ORDER BY a.starts_at, a.id
-        LIMIT $6`,
+        LIMIT $6 + 1`,
       [
         query.slot_id ?? null,
         query.patient_id ?? null,
         query.status ?? null,
         query.from ?? null,
         query.to ?? null,
-        query.limit,
+        limit,
+        after,
       ],
     );
-    return result.rows.map((row) => row.body);
+    await lostAnchor(client, 'SELECT 1 FROM appointments WHERE id = $1', after, result.rows.length);
+    return pageOf(
+      result.rows.map((row) => row.body),
+      limit,
+      (body) => body.appointment.id,
+    );
   });
 }
 
@@ -176,14 +195,7 @@ export async function sweep(
   return { expired, purged };
 }
 
-const OUTCOMES: Record<string, string> = {
-  CB001: 'slot_unavailable',
-  CB002: 'slot_not_found',
-  CB003: 'idempotency_key_reused',
-  CB006: 'patient_not_found',
-  CB007: 'patient_double_booked',
-};
-
-function outcomeOf(error: unknown): string {
-  return OUTCOMES[(error as { code?: string }).code ?? ''] ?? 'error';
+/** The booking_attempts / booking_duration outcome label of a failed booking: its domain code. */
+export function bookingOutcomeOf(error: unknown): string {
+  return domainCodeOf(error) ?? 'error';
 }

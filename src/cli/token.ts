@@ -1,44 +1,38 @@
 // carebook token — prints a development bearer token (HS256, CAREBOOK_JWT_SECRET or the secret
 // `npm start` generated in the data directory).
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { APP_ROLES, type AppRole, isUuid } from '../db/tenant.js';
+import { TOKEN_ROLES, type TokenRole } from '../db/tenant.js';
 import { signToken } from '../http/auth.js';
+import { command, duration, Option, parse, usageError, uuid } from './command.js';
 import { devJwtSecret } from './secrets.js';
 
-const USAGE = `usage: carebook token --role <${APP_ROLES.join('|')}> [--clinic-id UUID] [--patient-id UUID] [--sub ID] [--ttl 12h]
-  patient, staff and clinic_admin tokens need --clinic-id; patient tokens need --patient-id.`;
+function tokenCommand() {
+  return command('token', 'print a development bearer token (HS256, signed with CAREBOOK_JWT_SECRET)')
+    .addOption(new Option('--role <role>', 'whose token it is').choices(TOKEN_ROLES).makeOptionMandatory())
+    .option('--clinic-id <uuid>', 'the clinic (patient, staff and clinic_admin tokens need it)', uuid)
+    .option('--patient-id <uuid>', 'the patient (patient tokens need it)', uuid)
+    .option('--sub <id>', 'the subject claim (default: derived from the role)')
+    .option('--ttl <duration>', 'how long it is valid, e.g. 30m, 12h or 7d', duration, '12h');
+}
+
+interface TokenOptions {
+  role: TokenRole;
+  clinicId?: string;
+  patientId?: string;
+  sub?: string;
+  ttl: string;
+}
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      role: { type: 'string' },
-      'clinic-id': { type: 'string' },
-      'patient-id': { type: 'string' },
-      sub: { type: 'string' },
-      ttl: { type: 'string', default: '12h' },
-    },
-  });
-  const role = values.role as AppRole | undefined;
-  const clinicId = values['clinic-id'] ?? null;
-  const patientId = values['patient-id'] ?? null;
-  const problem =
-    !role || !APP_ROLES.includes(role)
-      ? '--role is required'
-      : clinicId !== null && !isUuid(clinicId)
-        ? '--clinic-id must be a uuid'
-        : patientId !== null && !isUuid(patientId)
-          ? '--patient-id must be a uuid'
-          : role !== 'platform_admin' && role !== 'service' && clinicId === null
-            ? `a ${role} token needs --clinic-id`
-            : role === 'patient' && patientId === null
-              ? 'a patient token needs --patient-id'
-              : null;
-  if (problem || !role) {
-    console.error(`carebook: ${problem}\n${USAGE}`);
-    return 2;
+  const definition = tokenCommand();
+  const { options } = parse<TokenOptions>(definition, args);
+  const { role } = options;
+  const clinicId = options.clinicId ?? null;
+  const patientId = options.patientId ?? null;
+  if (role !== 'platform_admin' && clinicId === null) {
+    usageError(definition, `a ${role} token needs --clinic-id`);
   }
+  if (role === 'patient' && patientId === null) usageError(definition, 'a patient token needs --patient-id');
   const config = loadConfig();
   const secret = config.jwtSecret ?? (await devJwtSecret(config.dataDir, false));
   if (!secret) {
@@ -47,13 +41,13 @@ export async function run(args: string[]): Promise<number> {
     );
     return 1;
   }
-  const sub = values.sub ?? (role === 'patient' ? `patient-${patientId}` : `${role}-cli`);
+  const sub = options.sub ?? (role === 'patient' ? `patient-${patientId}` : `${role}-cli`);
   console.log(
     await signToken(
       secret,
       { sub, role, clinic_id: clinicId, patient_id: patientId },
       {
-        expiresIn: values.ttl,
+        expiresIn: options.ttl,
         issuer: config.jwtIssuer,
         audience: config.jwtAudience,
       },

@@ -8,11 +8,29 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
+/** What a unit of work needs of a connection: statements in the caller's transaction. */
+export interface Sql {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
   logger?: Logger;
+  /**
+   * Named prepared statements (parsed and planned once per connection). Off behind PgBouncer in
+   * transaction mode: a statement prepared on one server connection is missing, or already
+   * exists, on the next one the pooler hands out.
+   */
+  namedStatements?: boolean;
+  /** Client-side bound on one query, in ms: the only bound against a black-holed network. */
+  queryTimeoutMs?: number;
 }
+
+const namedStatementPools = new WeakSet<pg.Pool>();
 
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
@@ -20,14 +38,21 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     max: options.max ?? 20,
     application_name: options.applicationName ?? 'carebook',
     // A black-holed network would otherwise hang forever (facts.md); these bound the wait.
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: options.queryTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
   });
+  if (options.namedStatements ?? true) namedStatementPools.add(pool);
   // Without this listener a backend killed while its client sits idle crashes the process.
   pool.on('error', (error) => {
     options.logger?.warn({ err: error }, 'idle database connection failed; the pool will replace it');
   });
   return pool;
+}
+
+/** Whether statements on this pool's connections may be named (prepared once per connection). */
+export function usesNamedStatements(pool: pg.Pool): boolean {
+  return namedStatementPools.has(pool);
 }
 
 /** Opens one connection to prove the database answers; returns its server version. */

@@ -2,14 +2,22 @@
 // caller's clinic, user, patient and role in transaction-local settings, which the RLS policies
 // of 00008 read. Values are always bound parameters; the setting names are constants.
 import { createHash } from 'node:crypto';
-import pg, { type QueryResultRow } from 'pg';
-import type { Pool, PoolClient } from './pool.js';
+import type { QueryResultRow } from 'pg';
+import { isDatabaseUnavailable } from './errors.js';
+import { type Pool, type PoolClient, type Sql, usesNamedStatements } from './pool.js';
 
 export const DB_ROLES = ['carebook_app', 'carebook_worker', 'carebook_readonly', 'carebook_admin'] as const;
 export type DbRole = (typeof DB_ROLES)[number];
 
 export const APP_ROLES = ['patient', 'staff', 'clinic_admin', 'platform_admin', 'service'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
+
+/**
+ * The roles a bearer token may carry. `service` is Carebook's own background work (ingestion, the
+ * worker, sweeps) and runs as carebook_worker across every clinic: no token can claim it.
+ */
+export const TOKEN_ROLES = ['patient', 'staff', 'clinic_admin', 'platform_admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 export interface TenantContext {
   dbRole: DbRole;
@@ -20,6 +28,11 @@ export interface TenantContext {
   patientId?: string | null;
   /** Explicit actor for the audit trail (CLI commands); defaults to userId in audit.current_actor(). */
   actor?: string | null;
+}
+
+/** A platform admin's work (replays, the dashboard), audited with their token subject as actor. */
+export function adminContext(actor: string): TenantContext {
+  return { dbRole: 'carebook_admin', appRole: 'platform_admin', userId: actor, actor };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -127,6 +140,39 @@ function statementName(text: string): string {
 }
 
 /**
+ * A client's statements, named (parsed and planned once per connection) when the pool allows it:
+ * for the hot statements of a long-lived loop, such as the queue's claims and settles.
+ */
+export function preparedStatements(pool: Pool, client: PoolClient): Sql {
+  const named = usesNamedStatements(pool);
+  return {
+    query: (text, values = []) =>
+      client.query({ name: named ? statementName(text) : undefined, text, values }),
+  };
+}
+
+/**
+ * A pooled client for one unit of work. pg-pool drops its own error listener while a client is
+ * checked out, so a connection that dies between two statements would emit an unhandled 'error'
+ * and end the process; this listener catches it and marks the connection for discarding.
+ */
+async function borrow(pool: Pool): Promise<{ client: PoolClient; release(broken: boolean): void }> {
+  const client = await pool.connect();
+  let failed = false;
+  const onError = () => {
+    failed = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release: (broken) => {
+      client.off('error', onError);
+      client.release(failed || broken);
+    },
+  };
+}
+
+/**
  * Runs callInContext's statement on a pooled connection and returns its rows. Not pool.query():
  * pg-pool discards the connection after ANY error, and our domain errors (a 409 for a taken slot)
  * are routine — each would cost a reconnect. Only a broken connection is discarded here.
@@ -139,32 +185,35 @@ export async function queryInContext<R extends QueryResultRow>(
   extra: Readonly<Record<string, string>> = {},
 ): Promise<R[]> {
   const statement = callInContext(context, call, args, extra);
-  const client = await pool.connect();
+  const { client, release } = await borrow(pool);
   let broken = false;
   try {
-    // Named, so each connection parses and plans this statement once, not on every call.
-    const name = statementName(statement.text);
+    // Named, so each connection parses and plans this statement once, not on every call — unless
+    // a transaction pooler may hand the next call another server connection (createPool).
+    const name = usesNamedStatements(pool) ? statementName(statement.text) : undefined;
     return (await client.query<R>({ name, text: statement.text, values: statement.values })).rows;
   } catch (error) {
-    broken = !(error instanceof pg.DatabaseError);
+    // Domain errors (a 409 for a taken slot) are routine: keep the connection for those.
+    broken = isDatabaseUnavailable(error);
     throw error;
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }
 
 /**
- * Runs fn in one transaction as the context's role, with its settings (set_config(…, true) lasts
- * until the transaction ends). Commits when fn resolves, rolls back when it throws (and
- * rethrows). A connection whose rollback fails is discarded.
+ * Runs fn in one transaction as the context's role, with its settings and `extra` ones
+ * (set_config(…, true) lasts until the transaction ends). Commits when fn resolves, rolls back
+ * when it throws (and rethrows). A connection whose rollback fails is discarded.
  */
 export async function withTenant<T>(
   pool: Pool,
   context: TenantContext,
   fn: (client: PoolClient) => Promise<T>,
+  extra: Readonly<Record<string, string>> = {},
 ): Promise<T> {
-  const enter = contextSelect(context);
-  const client = await pool.connect();
+  const enter = contextSelect(context, 1, extra);
+  const { client, release } = await borrow(pool);
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -173,11 +222,12 @@ export async function withTenant<T>(
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    broken = isDatabaseUnavailable(error);
     await client.query('ROLLBACK').catch(() => {
       broken = true;
     });
     throw error;
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }

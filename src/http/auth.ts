@@ -5,12 +5,13 @@
 import { createSecretKey } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { APP_ROLES, type AppRole, isUuid, type TenantContext } from '../db/tenant.js';
+import { type AppRole, isUuid, type TenantContext, TOKEN_ROLES, type TokenRole } from '../db/tenant.js';
+import type { FailureLimiter } from './edge.js';
 import { ProblemError } from './errors.js';
 
 export interface Principal {
   sub: string;
-  role: AppRole;
+  role: TokenRole;
   clinicId: string | null;
   patientId: string | null;
 }
@@ -22,6 +23,11 @@ export interface AuthSettings {
   jwksUrl: string | null;
   issuer: string | null;
   audience: string | null;
+  /**
+   * CAREBOOK_JWT_MAX_AGE: a token is accepted at most this long after its `iat` (required), and
+   * never with an `iat` in the future — so `exp = now + 100 years` buys nothing.
+   */
+  maxAgeSeconds: number;
 }
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
@@ -37,11 +43,13 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
     ...(settings.issuer ? { issuer: settings.issuer } : {}),
     ...(settings.audience ? { audience: settings.audience } : {}),
     clockTolerance: 5,
-    requiredClaims: ['exp'],
+    requiredClaims: ['exp', 'iat'],
+    maxTokenAge: settings.maxAgeSeconds,
   };
   if (settings.jwksUrl) {
     const jwks = createRemoteJWKSet(new URL(settings.jwksUrl));
     return cached(
+      settings.maxAgeSeconds,
       async (token) =>
         (await jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'ES256', 'EdDSA'] })).payload,
     );
@@ -54,7 +62,7 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
   if (secrets.length > 0) {
     // KeyObjects made once: given raw bytes, jose would import the key again on every request.
     const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
-    return cached(async (token) => {
+    return cached(settings.maxAgeSeconds, async (token) => {
       // During a rotation a token may be signed with any of the secrets: try each in turn.
       for (const [index, key] of keys.entries()) {
         try {
@@ -78,7 +86,7 @@ const CACHE_SECONDS = 300;
  * with every request, and verifying it again each time is the API's largest CPU cost after I/O.
  * Bounded (oldest out first); failed verifications are never cached.
  */
-function cached(verify: (token: string) => Promise<JWTPayload>): TokenVerifier {
+function cached(maxAgeSeconds: number, verify: (token: string) => Promise<JWTPayload>): TokenVerifier {
   const entries = new Map<string, { principal: Principal; until: number }>();
   return async (token) => {
     const now = Date.now();
@@ -90,6 +98,7 @@ function cached(verify: (token: string) => Promise<JWTPayload>): TokenVerifier {
     const until = Math.min(
       now + CACHE_SECONDS * 1000,
       typeof payload.exp === 'number' ? payload.exp * 1000 : now,
+      typeof payload.iat === 'number' ? (payload.iat + maxAgeSeconds) * 1000 : now,
     );
     if (until > now) {
       if (entries.size >= CACHE_ENTRIES) entries.delete(entries.keys().next().value as string);
@@ -109,10 +118,10 @@ function principalFrom(payload: JWTPayload): Principal {
   ) {
     throw new ClaimsError('the token has no usable "sub" claim');
   }
-  if (typeof claims.role !== 'string' || !(APP_ROLES as readonly string[]).includes(claims.role)) {
-    throw new ClaimsError(`the token's "role" claim must be one of ${APP_ROLES.join(', ')}`);
+  if (typeof claims.role !== 'string' || !(TOKEN_ROLES as readonly string[]).includes(claims.role)) {
+    throw new ClaimsError(`the token's "role" claim must be one of ${TOKEN_ROLES.join(', ')}`);
   }
-  const role = claims.role as AppRole;
+  const role = claims.role as TokenRole;
   const clinicId = claims.clinic_id ?? null;
   const patientId = claims.patient_id ?? null;
   if (clinicId !== null && !isUuid(clinicId))
@@ -129,12 +138,17 @@ function principalFrom(payload: JWTPayload): Principal {
 
 class ClaimsError extends Error {}
 
-/** preHandler: authenticates the request or answers 401. */
-export function authenticate(verify: TokenVerifier) {
+/**
+ * onRequest hook (before the body is read): authenticates the request or answers 401. A client
+ * address that failed `failures`' maximum within its window gets 429 before anything is verified.
+ */
+export function authenticate(verify: TokenVerifier, failures: FailureLimiter | null = null) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
+    await failures?.refuseIfExceeded(request);
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match?.[1]) {
+      await failures?.countFailure(request);
       throw new ProblemError(
         401,
         'unauthorized',
@@ -145,6 +159,7 @@ export function authenticate(verify: TokenVerifier) {
     try {
       request.principal = await verify(match[1]);
     } catch (error) {
+      await failures?.countFailure(request);
       throw new ProblemError(
         401,
         'unauthorized',
@@ -157,9 +172,16 @@ export function authenticate(verify: TokenVerifier) {
 
 function describeTokenError(error: unknown): string {
   if (error instanceof ClaimsError) return error.message;
-  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed)
-    return `the token's "${error.claim}" claim is not accepted`;
+  if (error instanceof joseErrors.JWTExpired) {
+    return error.claim === 'iat'
+      ? 'the token is older than CAREBOOK_JWT_MAX_AGE allows (counted from its "iat")'
+      : 'the token has expired';
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return error.claim === 'iat' && error.reason === 'check_failed'
+      ? 'the token\'s "iat" lies in the future'
+      : `the token's "${error.claim}" claim is not accepted`;
+  }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed)
     return 'the token signature does not verify';
   return 'the token is malformed or signed with an unexpected key or algorithm';
@@ -200,19 +222,14 @@ export function tenantContext(
   principal: Principal,
   clinicId: string | null = principal.clinicId,
 ): TenantContext {
-  const dbRole =
-    principal.role === 'platform_admin'
-      ? 'carebook_admin'
-      : principal.role === 'service'
-        ? 'carebook_worker'
-        : 'carebook_app';
+  const dbRole = principal.role === 'platform_admin' ? 'carebook_admin' : 'carebook_app';
   return { dbRole, appRole: principal.role, clinicId, userId: principal.sub, patientId: principal.patientId };
 }
 
 /** Mints an HS256 token (development, tests and `carebook token`). */
 export async function signToken(
   secret: string,
-  claims: { sub: string; role: AppRole; clinic_id?: string | null; patient_id?: string | null },
+  claims: { sub: string; role: TokenRole; clinic_id?: string | null; patient_id?: string | null },
   options: { expiresIn?: string; issuer?: string | null; audience?: string | null } = {},
 ): Promise<string> {
   const payload: Record<string, unknown> = { role: claims.role };

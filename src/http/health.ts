@@ -1,8 +1,10 @@
 // Liveness and readiness. /healthz: the process answers. /readyz: the database answers and every
-// migration on disk is applied and verified — a load balancer sends traffic only then.
+// migration on disk is applied and verified — a load balancer sends traffic only then. Its
+// `warnings` (what is not configured, e.g. an outbound provider whose outbox rows wait) never make
+// it not ready.
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { readDiskState, readStatus } from '../db/migrate/runner.js';
+import { readDiskState, readStatusAsReader } from '../db/migrate/runner.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
 const Readiness = Type.Object({
@@ -13,9 +15,13 @@ const Readiness = Type.Object({
     pending: Type.Array(Type.String()),
     problems: Type.Array(Type.String()),
   }),
+  warnings: Type.Array(Type.String()),
 });
 
-export async function healthRoutes(app: FastifyInstance, options: { pool: Pool }): Promise<void> {
+export async function healthRoutes(
+  app: FastifyInstance,
+  options: { pool: Pool; warnings: readonly string[] },
+): Promise<void> {
   // The files a process runs with do not change under it: read and hash them once, not per probe.
   const disk = readDiskState();
   disk.catch(() => {}); // a failure surfaces in the first probe that awaits it
@@ -32,9 +38,10 @@ export async function healthRoutes(app: FastifyInstance, options: { pool: Pool }
       let client: PoolClient | null = null;
       try {
         client = await options.pool.connect();
-        const status = await readStatus(client, await disk);
+        const status = await readStatusAsReader(client, await disk);
         const body = {
           database: 'ok' as const,
+          warnings: [...options.warnings],
           migrations: {
             applied: status.applied.length,
             pending: status.pending.map((file) => file.name),
@@ -49,6 +56,7 @@ export async function healthRoutes(app: FastifyInstance, options: { pool: Pool }
           status: 'not_ready',
           database: 'unreachable',
           migrations: { applied: 0, pending: [], problems: [] },
+          warnings: [...options.warnings],
         });
       } finally {
         client?.release();

@@ -2,6 +2,7 @@
 //   * bodies are never coerced ({"slot_id": 10} is a type error, not "10");
 //   * query strings and path parameters are (they arrive as text);
 //   * unknown body fields are refused (schemas say additionalProperties: false);
+//   * the named component schemas (app.addSchema) are known to both validators, for $refs;
 //   * JSON is parsed with prototype-poisoning protection, nesting is bounded before parsing,
 //     and NUL characters (which PostgreSQL rejects) are refused here, as a 400.
 import { Ajv, type Options } from 'ajv';
@@ -27,9 +28,17 @@ function makeAjv(options: Options): Ajv {
 export function registerValidation(app: FastifyInstance): void {
   const bodies = makeAjv({ coerceTypes: false });
   const parameters = makeAjv({ coerceTypes: 'array' });
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? bodies : parameters).compile(schema as object),
-  );
+  const known = new Set<string>();
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    // Routes are compiled at ready(), after app.ts has added every component schema.
+    for (const [id, shared] of Object.entries(app.getSchemas())) {
+      if (known.has(id)) continue;
+      bodies.addSchema(shared as object);
+      parameters.addSchema(shared as object);
+      known.add(id);
+    }
+    return (httpPart === 'body' ? bodies : parameters).compile(schema as object);
+  });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {

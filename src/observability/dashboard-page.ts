@@ -1,5 +1,7 @@
-// The /admin page: static HTML and CSS, no data in it. The script (dashboard-script.ts) asks for a
-// platform-admin token, then polls /admin/stats and /admin/webhook-events with it.
+// The /admin page: static HTML and CSS, no data in it (the provider filter lists the providers'
+// names). The script (dashboard-script.ts) asks for a platform-admin token, then polls
+// /admin/stats and /admin/webhook-events with it.
+import { PROVIDER_NAMES } from '../webhooks/providers/index.js';
 
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -50,6 +52,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="card"><div class="label">Conflicts (409 slot_unavailable)</div><div class="value" data-testid="booking-conflicts" id="booking-conflicts">–</div><svg id="spark-conflicts" viewBox="0 0 100 36" preserveAspectRatio="none"><polyline points=""/></svg></div>
     <div class="card"><div class="label">Booking latency p50 / p99 (ms)</div><div class="value" data-testid="booking-latency" id="booking-latency">–</div><svg id="spark-latency" viewBox="0 0 100 36" preserveAspectRatio="none"><polyline points=""/></svg></div>
     <div class="card"><div class="label">Unpaid holds now / expired</div><div class="value" data-testid="holds" id="holds">–</div></div>
+    <div class="card"><div class="label">Booked slots needing review (schedule changed)</div><div class="value" data-testid="slots-needing-review" id="slots-needing-review">–</div></div>
   </div>
   <h2>Webhooks</h2>
   <div class="grid">
@@ -58,15 +61,27 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="card"><div class="label">Oldest pending (s)</div><div class="value" data-testid="oldest-pending" id="oldest-pending">–</div><svg id="spark-oldest" viewBox="0 0 100 36" preserveAspectRatio="none"><polyline points=""/></svg></div>
     <div class="card"><div class="label">Dead letters</div><div class="value" data-testid="dead-letters" id="dead-letters">–</div><svg id="spark-dead" viewBox="0 0 100 36" preserveAspectRatio="none"><polyline points=""/></svg></div>
   </div>
+  <h2>Queues</h2>
+  <ul id="queue-warnings" data-testid="queue-warnings"></ul>
+  <table>
+    <thead><tr><th>Kind</th><th>Pending</th><th>Failed (retrying)</th><th>In flight</th><th>Interrupted</th><th>Needs reconcile</th><th>Dead letters</th><th>Oldest waiting (s)</th><th>Settled / failed, last minute</th></tr></thead>
+    <tbody id="queue-rows" data-testid="queue-rows"><tr><td class="empty" colspan="9">Connect to see the queues.</td></tr></tbody>
+  </table>
   <h2>Dead letters</h2>
   <div class="filters">
-    <select id="filter-provider" aria-label="Provider"><option value="">all providers</option><option>stripe</option><option>twilio</option><option>whatsapp</option><option>daily</option></select>
+    <select id="filter-provider" aria-label="Provider"><option value="">all providers</option>${PROVIDER_NAMES.map((name) => `<option>${name}</option>`).join('')}</select>
     <input id="filter-type" placeholder="event type" aria-label="Event type">
     <button class="secondary" id="refresh">Refresh</button>
   </div>
   <table>
     <thead><tr><th>Provider</th><th>Type</th><th>Event id</th><th>Attempts</th><th>Last error</th><th>Received</th><th></th></tr></thead>
     <tbody id="dead-letter-rows" data-testid="dead-letter-rows"><tr><td class="empty" colspan="7">Connect to see dead letters.</td></tr></tbody>
+  </table>
+  <h2>Outbox dead letters</h2>
+  <p class="label">Effects at providers that will not be retried. Replay (audited, with your reason) delivers them again; their dedupe keys keep each effect to one. Rows needing reconcile are counted under Queues and looked up by the worker.</p>
+  <table>
+    <thead><tr><th>Kind</th><th>Purpose</th><th>Appointment</th><th>Attempts</th><th>Last error</th><th>Staged</th><th></th></tr></thead>
+    <tbody id="outbox-dead-rows" data-testid="outbox-dead-rows"><tr><td class="empty" colspan="7">Connect to see outbox dead letters.</td></tr></tbody>
   </table>
 </main>
 <script src="/admin/dashboard.js"></script>

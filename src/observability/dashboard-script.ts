@@ -51,6 +51,7 @@ export const DASHBOARD_SCRIPT = `'use strict';
     const latency = stats.booking.latencyMs;
     $('booking-latency').textContent = (latency.p50 ?? '–') + ' / ' + (latency.p99 ?? '–');
     $('holds').textContent = stats.booking.activeHolds + ' / ' + stats.booking.holdsExpired;
+    $('slots-needing-review').textContent = String(stats.booking.slotsNeedingReview);
     $('webhook-rate').textContent = perProvider(stats.webhooks.handledLastMinute);
     $('queue-depth').textContent = perProvider(stats.webhooks.queueDepth);
     $('oldest-pending').textContent = perProvider(stats.webhooks.oldestPendingSeconds);
@@ -71,6 +72,33 @@ export const DASHBOARD_SCRIPT = `'use strict';
     spark('spark-depth', history.depth);
     spark('spark-oldest', history.oldest);
     spark('spark-dead', history.dead);
+    renderQueues(stats.queues);
+    const warnings = $('queue-warnings');
+    warnings.replaceChildren();
+    for (const warning of stats.warnings) {
+      const item = document.createElement('li');
+      item.className = 'error';
+      item.textContent = warning;
+      warnings.appendChild(item);
+    }
+  }
+
+  function renderQueues(queues) {
+    const body = $('queue-rows');
+    body.replaceChildren();
+    for (const queue of queues) {
+      const row = body.insertRow();
+      row.dataset.kind = queue.kind;
+      cell(row, queue.kind);
+      cell(row, String(queue.pending));
+      cell(row, String(queue.failed));
+      cell(row, String(queue.in_flight));
+      cell(row, String(queue.interrupted), queue.interrupted > 0 ? 'error' : '');
+      cell(row, String(queue.needs_reconcile), queue.needs_reconcile > 0 ? 'error' : '');
+      cell(row, String(queue.dead_letter), queue.dead_letter > 0 ? 'error' : '');
+      cell(row, queue.oldest_waiting_seconds === null ? '–' : String(queue.oldest_waiting_seconds));
+      cell(row, queue.settled_last_minute + ' / ' + queue.failed_last_minute);
+    }
   }
 
   function cell(row, text, className) {
@@ -123,6 +151,45 @@ export const DASHBOARD_SCRIPT = `'use strict';
     }
   }
 
+  async function loadOutboxDeadLetters() {
+    const { rows } = await api('/admin/outbox?' + new URLSearchParams({ status: 'failed', limit: '100' }));
+    const body = $('outbox-dead-rows');
+    body.replaceChildren();
+    if (rows.length === 0) {
+      const row = body.insertRow();
+      cell(row, 'No outbox dead letters.', 'empty').colSpan = 7;
+      return;
+    }
+    for (const entry of rows) {
+      const row = body.insertRow();
+      row.dataset.outboxId = entry.id;
+      cell(row, entry.kind);
+      cell(row, entry.purpose);
+      cell(row, entry.appointment_id);
+      cell(row, String(entry.attempts));
+      cell(row, entry.last_error || '', 'error');
+      cell(row, new Date(entry.created_at).toLocaleString());
+      const button = document.createElement('button');
+      button.textContent = 'Replay';
+      button.className = 'secondary';
+      button.dataset.testid = 'outbox-replay';
+      button.addEventListener('click', () => replayOutbox(entry));
+      cell(row, '').appendChild(button);
+    }
+  }
+
+  async function replayOutbox(entry) {
+    const reason = window.prompt('Why replay ' + entry.kind + ' (' + entry.purpose + ') of appointment ' + entry.appointment_id + '? (kept in the audit trail)');
+    if (!reason || reason.trim().length < 3) return;
+    try {
+      const result = await api('/admin/outbox/replay', { method: 'POST', body: JSON.stringify({ ids: [entry.id], reason: reason.trim() }) });
+      setStatus(result.replayed.length === 1 ? 'Replayed ' + entry.kind + ' ' + entry.id : 'Not replayed: no longer a dead letter', result.replayed.length !== 1);
+      await loadOutboxDeadLetters();
+    } catch (error) {
+      setStatus('Replay failed: ' + error.message, true);
+    }
+  }
+
   async function tick() {
     try {
       render(await api('/admin/stats'));
@@ -138,14 +205,19 @@ export const DASHBOARD_SCRIPT = `'use strict';
     clearInterval(timer);
     await tick();
     await loadDeadLetters().catch((error) => setStatus('Cannot load dead letters: ' + error.message, true));
+    await loadOutboxDeadLetters().catch((error) => setStatus('Cannot load outbox dead letters: ' + error.message, true));
     timer = setInterval(() => {
       tick();
       loadDeadLetters().catch(() => {});
+      loadOutboxDeadLetters().catch(() => {});
     }, POLL_MS);
   }
 
   $('connect').addEventListener('click', connect);
-  $('refresh').addEventListener('click', () => loadDeadLetters().catch((error) => setStatus(error.message, true)));
+  $('refresh').addEventListener('click', () => {
+    loadDeadLetters().catch((error) => setStatus(error.message, true));
+    loadOutboxDeadLetters().catch((error) => setStatus(error.message, true));
+  });
   $('token').value = token;
   if (token) connect();
 })();

@@ -3,9 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool.js';
 import { principalOf, requireRole } from '../http/auth.js';
+import { AUTHENTICATED, DATABASE, json, problemResponses } from '../http/responses.js';
+import { ref } from '../http/schemas.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { DASHBOARD_SCRIPT } from './dashboard-script.js';
 import type { Metrics } from './metrics.js';
+import { DashboardStats } from './schemas.js';
 import { dashboardStats } from './stats.js';
 
 const CSP =
@@ -28,15 +31,26 @@ export async function dashboardPageRoutes(app: FastifyInstance): Promise<void> {
 /** The numbers the page polls (registered behind authentication). */
 export async function dashboardStatsRoutes(
   app: FastifyInstance,
-  deps: { pool: Pool; metrics: Metrics },
+  deps: { pool: Pool; metrics: Metrics; kinds: readonly string[]; warnings: readonly string[] },
 ): Promise<void> {
   app.get(
     '/admin/stats',
-    { schema: { tags: ['admin'], summary: 'Live numbers for the operations dashboard' } },
+    {
+      schema: {
+        operationId: 'getDashboardStats',
+        tags: ['admin'],
+        summary: 'Live numbers for the operations dashboard',
+        description: 'What /admin polls. Platform admins only.',
+        response: {
+          200: json('Booking and webhook numbers, now.', ref(DashboardStats)),
+          ...problemResponses('forbidden', ...AUTHENTICATED, ...DATABASE),
+        },
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
       requireRole(principal, 'platform_admin');
-      return dashboardStats(deps.pool, deps.metrics, principal.sub);
+      return dashboardStats(deps.pool, deps.metrics, principal.sub, deps.kinds, deps.warnings);
     },
   );
 }

@@ -14,6 +14,9 @@ import {
   type WebhookProvider,
 } from './providers/index.js';
 
+/** ingest_webhook_events and replay_webhook_events NOTIFY this channel (the webhooks kind listens). */
+export const WEBHOOK_CHANNEL = 'carebook_webhook_events';
+
 export type IngestResult =
   | { kind: 'stored'; inserted: number; duplicates: number }
   | { kind: 'test_ping' }
@@ -54,9 +57,7 @@ export class WorkerNotifier {
         this.trailing = null;
         this.last = Date.now();
         const service = { dbRole: 'carebook_worker', appRole: 'service', userId: 'webhooks' } as const;
-        queryInContext(this.pool, service, `pg_notify('carebook_webhook_events', 'batch')`, []).catch(
-          () => {},
-        );
+        queryInContext(this.pool, service, `pg_notify($1, 'batch')`, [WEBHOOK_CHANNEL]).catch(() => {});
       },
       this.intervalMs - (now - this.last),
     );

@@ -4,13 +4,14 @@
 // or the row was tampered with — is reported and left alone. Rows keep their event_id, so
 // replay can never create a duplicate; an event that already succeeded is never touched.
 import type { WebhookConfig } from '../config.js';
+import { DomainError } from '../db/errors.js';
+import { lostAnchor, type Page, pageOf } from '../db/page.js';
 import type { Pool } from '../db/pool.js';
-import { type TenantContext, withTenant } from '../db/tenant.js';
+import { adminContext, withTenant } from '../db/tenant.js';
+import { requireReplayReason } from '../queue/replay.js';
 import { secretsFor } from './integrations.js';
 import { PROVIDERS, type ProviderName } from './providers/index.js';
-
-export const EVENT_STATUSES = ['pending', 'processing', 'success', 'failed', 'dead_letter'] as const;
-export type EventStatus = (typeof EVENT_STATUSES)[number];
+import { EVENT_PAGE, type EventStatus, type ReplayResult, type WebhookEvent } from './schemas.js';
 
 export interface ReplayFilter {
   /** Replay takes dead_letter or failed; listing takes any. */
@@ -28,66 +29,50 @@ export interface ReplayOptions {
   dryRun: boolean;
 }
 
-export interface ReplayCandidate {
-  id: string;
-  provider: ProviderName;
-  eventType: string;
-  eventId: string;
-  status: EventStatus;
-  attempts: number;
-  error: string | null;
-  note: string | null;
-  receivedAt: string;
-}
-
-export interface ReplayReport {
-  dryRun: boolean;
-  matched: number;
-  replayed: number;
-  events: ReplayCandidate[];
-  skipped: Array<{ id: string; reason: string }>;
-}
-
-interface Row {
-  id: string;
-  provider: ProviderName;
-  event_type: string;
-  event_id: string;
-  status: EventStatus;
-  attempts: number;
-  error: string | null;
-  note: string | null;
-  received_at: Date;
+/** An event with the stored request that replay verifies again (never sent to clients). */
+type StoredEvent = WebhookEvent & {
   raw_body: Buffer;
   signed_headers: Record<string, string>;
   request_url: string;
   secret_ref: string;
   webhook_id: string;
-}
+};
 
-export function adminContext(actor: string): TenantContext {
-  return { dbRole: 'carebook_admin', appRole: 'platform_admin', userId: actor, actor };
-}
-
-/** Events matching the filter, newest first, as the admin role sees them. */
+/** A page of events matching the filter, newest first, as the admin role sees them. */
 export async function listEvents(
   pool: Pool,
   actor: string,
   filter: ReplayFilter,
-): Promise<ReplayCandidate[]> {
-  return (await selectEvents(pool, actor, filter, false)).map(candidate);
+  after: string | null,
+): Promise<Page<WebhookEvent>> {
+  const limit = filter.limit ?? EVENT_PAGE.default;
+  return withTenant(pool, adminContext(actor), async (client) => {
+    const result = await client.query<WebhookEvent>(
+      `SELECT ${EVENT_COLUMNS}
+         FROM webhook_events e
+        WHERE e.status = $1 AND ($2::text IS NULL OR e.provider = $2) AND ($3::text IS NULL OR e.event_type = $3)
+          AND ($4::timestamptz IS NULL OR e.received_at >= $4)
+          AND ($6::uuid IS NULL OR (e.received_at, e.id) < (SELECT c.received_at, c.id FROM webhook_events c WHERE c.id = $6))
+        ORDER BY e.received_at DESC, e.id DESC
+        LIMIT $5 + 1`,
+      [filter.status, filter.provider ?? null, filter.eventType ?? null, filter.since ?? null, limit, after],
+    );
+    await lostAnchor(client, 'SELECT 1 FROM webhook_events WHERE id = $1', after, result.rows.length);
+    return pageOf(result.rows, limit, (event) => event.id);
+  });
 }
 
 export async function replayEvents(
   deps: { pool: Pool; webhooks: WebhookConfig },
   filter: ReplayFilter,
   options: ReplayOptions,
-): Promise<ReplayReport> {
-  if (options.reason.trim().length < 3) throw new Error('a replay needs a reason of at least 3 characters');
-  if (filter.status !== 'dead_letter' && filter.status !== 'failed')
-    throw new Error('only dead_letter or failed events can be replayed');
-  const rows = await selectEvents(deps.pool, options.actor, filter, true);
-  const skipped: ReplayReport['skipped'] = [];
+): Promise<ReplayResult> {
+  requireReplayReason(options.reason);
+  if (filter.status !== 'dead_letter' && filter.status !== 'failed') {
+    throw new DomainError('validation_error', 'only dead_letter or failed events can be replayed');
+  }
+  const rows = await selectStoredEvents(deps.pool, options.actor, filter);
+  const skipped: ReplayResult['skipped'] = [];
   const verified = rows.filter((row) => {
     const verdict = PROVIDERS[row.provider].verify(
       { url: row.request_url, headers: row.signed_headers, body: row.raw_body },
@@ -126,26 +111,30 @@ export async function replayEvents(
     );
     return result.rows[0]?.n ?? 0;
   });
-  return { dryRun: options.dryRun, matched: rows.length, replayed, events: verified.map(candidate), skipped };
+  return {
+    dry_run: options.dryRun,
+    matched: rows.length,
+    replayed,
+    events: verified.map(
+      ({ raw_body, signed_headers, request_url, secret_ref, webhook_id, ...event }) => event,
+    ),
+    skipped,
+  };
 }
 
-/** Matching events; with `request`, also the stored request a replay verifies (raw body and all). */
-async function selectEvents(
-  pool: Pool,
-  actor: string,
-  filter: ReplayFilter,
-  request: boolean,
-): Promise<Row[]> {
-  // The dashboard lists dead letters every two seconds: the raw bodies stay in the table for that.
-  const stored = request ? 'e.raw_body, e.signed_headers, e.request_url, i.secret_ref,' : '';
+/** The columns of a WebhookEvent, named as the API names them. */
+const EVENT_COLUMNS = `e.id, e.provider, e.event_type, e.event_id, e.status, e.attempts, e.error AS last_error, e.note,
+              to_api_time(e.received_at) AS received_at`;
+
+/** Events a replay may take, with the stored request it verifies again (raw body and all). */
+async function selectStoredEvents(pool: Pool, actor: string, filter: ReplayFilter): Promise<StoredEvent[]> {
   return withTenant(pool, adminContext(actor), async (client) => {
-    const result = await client.query<Row>(
-      `SELECT e.id, e.provider, e.event_type, e.event_id, e.status, e.attempts, e.error, e.note, e.received_at,
-              ${stored} e.webhook_id
-         FROM webhook_events e JOIN integrations i ON i.id = e.webhook_id
+    const result = await client.query<StoredEvent>(
+      `SELECT ${EVENT_COLUMNS}, r.raw_body, r.signed_headers, r.request_url, i.secret_ref, e.webhook_id
+         FROM webhook_events e JOIN integrations i ON i.id = e.webhook_id JOIN webhook_requests r ON r.id = e.request_id
         WHERE e.status = $1 AND ($2::text IS NULL OR e.provider = $2) AND ($3::text IS NULL OR e.event_type = $3)
           AND ($4::timestamptz IS NULL OR e.received_at >= $4) AND ($5::uuid[] IS NULL OR e.id = ANY ($5))
-        ORDER BY e.received_at DESC, e.id
+        ORDER BY e.received_at DESC, e.id DESC
         LIMIT $6`,
       [
         filter.status,
@@ -158,18 +147,4 @@ async function selectEvents(
     );
     return result.rows;
   });
-}
-
-function candidate(row: Row): ReplayCandidate {
-  return {
-    id: row.id,
-    provider: row.provider,
-    eventType: row.event_type,
-    eventId: row.event_id,
-    status: row.status,
-    attempts: row.attempts,
-    error: row.error,
-    note: row.note,
-    receivedAt: row.received_at.toISOString(),
-  };
 }

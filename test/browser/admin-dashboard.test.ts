@@ -1,5 +1,6 @@
 // /admin in headless Chromium: paste a token, watch the numbers move after a booking and a
-// webhook, replay a dead letter from the table, and keep a screenshot (artifacts/admin-dashboard.png).
+// webhook, replay a dead letter from the table, and keep a screenshot (artifacts/admin-dashboard.png);
+// an outbox dead letter (a PaymentIntent the fake Stripe refused) replayed from its table, audited.
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,11 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type Listening, listen } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { WebhookWorker } from '../../src/webhooks/worker.js';
+import { queueKinds } from '../../src/queue/kinds.js';
+import { QueueWorker } from '../../src/queue/worker.js';
 import { bearer, buildTestApp, type TestApp, token } from '../helpers/app.js';
 import { ROOT } from '../helpers/cli.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 import { createClinic, createSlot } from '../helpers/fixtures.js';
+import { outboxConfig, outboxWorker, startOutboundFakes } from '../helpers/outbox.js';
 import { sendStripe, stripeEvent, WEBHOOK_ENV } from '../helpers/webhooks.js';
 
 const SCREENSHOT = path.join(ROOT, 'artifacts', 'admin-dashboard.png');
@@ -23,7 +26,7 @@ describe('the /admin dashboard in Chromium', () => {
   let server: Listening;
   let browser: Browser;
   let page: Page;
-  let worker: WebhookWorker;
+  let worker: QueueWorker;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -34,12 +37,12 @@ describe('the /admin dashboard in Chromium', () => {
       CAREBOOK_JWT_SECRET: 'x'.repeat(40),
       CAREBOOK_WEBHOOK_MAX_ATTEMPTS: '1',
     });
-    worker = new WebhookWorker({
+    worker = new QueueWorker({
       pool: db.pool,
-      databaseUrl: db.url,
+      listenUrl: db.url,
       logger: createLogger('silent'),
       metrics: t.metrics,
-      config: config.worker,
+      kinds: queueKinds(config, t.metrics),
     });
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -131,5 +134,47 @@ describe('the /admin dashboard in Chromium', () => {
       await sql(db.pool, `SELECT actor, reason FROM audit.audit_log WHERE action = 'webhook.replay'`),
     ).toEqual([{ actor: 'browser-admin', reason: 'browser test: replay from the dashboard' }]);
     await waitForText('dead-letters', (value) => value === '0');
+  });
+
+  it('lists an outbox dead letter and replays it from the table, audited', async () => {
+    const { fakes, env } = await startOutboundFakes();
+    try {
+      const clinic = await createClinic(db.pool);
+      fakes.stripe.inject('POST /v1/payment_intents', { kind: 'reject', code: 'parameter_invalid' });
+      const slot = await createSlot(db.pool, clinic, { priceCents: 1200, startsInMinutes: 3 * 24 * 60 });
+      const booked = await t.app.inject({
+        method: 'POST',
+        url: '/api/appointments',
+        headers: {
+          ...(await bearer({
+            role: 'patient',
+            clinic_id: clinic.clinicId,
+            patient_id: clinic.patientIds[0],
+          })),
+          'idempotency-key': randomUUID(),
+        },
+        payload: { slot_id: slot },
+      });
+      expect(booked.statusCode).toBe(201);
+      const outbound = outboxWorker(db.pool, outboxConfig(env), t.metrics);
+      await outbound.drain();
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      const row = page
+        .getByTestId('outbox-dead-rows')
+        .locator('tr', { hasText: booked.json().appointment.id });
+      await expect.poll(() => row.count(), { timeout: 15_000 }).toBe(1);
+      page.once('dialog', (dialog) => dialog.accept('browser test: Stripe fixed'));
+      await row.getByRole('button', { name: 'Replay' }).click();
+      await expect
+        .poll(() => page.locator('#status').textContent(), { timeout: 15_000 })
+        .toMatch(/Replayed payment/);
+      expect(
+        await sql(db.pool, `SELECT actor, reason FROM audit.audit_log WHERE action = 'queue.replay'`),
+      ).toEqual([{ actor: 'browser-admin', reason: 'browser test: Stripe fixed' }]);
+      await outbound.drain();
+      expect(fakes.stripe.paymentIntents(booked.json().payment.id)).toHaveLength(1);
+    } finally {
+      await fakes.stop();
+    }
   });
 });

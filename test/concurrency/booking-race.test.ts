@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Listening, listen } from '../../src/http/server.js';
-import { buildTestApp, type TestApp, token } from '../helpers/app.js';
+import { buildTestApp, TEST_METRICS_TOKEN, type TestApp, token } from '../helpers/app.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 import { type ClinicFixture, createClinic, createSlot } from '../helpers/fixtures.js';
 
@@ -97,7 +97,9 @@ describe('concurrent booking through a listening server', () => {
   });
 
   it('counted every attempt in booking_attempts_total and the conflicts in booking_conflicts_total', async () => {
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } })
+    ).text();
     expect(metrics).toContain(`booking_conflicts_total ${SLOTS * (RACERS - 1)}`);
     expect(metrics).toContain(`booking_attempts_total{outcome="slot_unavailable"} ${SLOTS * (RACERS - 1)}`);
     expect(metrics).toContain(`booking_attempts_total{outcome="replayed"} ${TWINS - 1}`);

@@ -21,7 +21,7 @@ export function startCli(
   args: string[],
   env: Record<string, string | undefined> = {},
 ): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  return spawn(process.execPath, ['bin/carebook.js', ...args], {
     cwd: ROOT,
     env: childEnv(env),
   });

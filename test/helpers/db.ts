@@ -6,7 +6,10 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 
 export interface TestDatabase {
   name: string;
+  /** As the cluster's superuser: fixtures, and the pool tests use directly. */
   url: string;
+  /** As the run's least-privilege login: for real `serve`/`worker` processes, which refuse a superuser. */
+  serviceUrl: string;
   pool: Pool;
   drop(): Promise<void>;
 }
@@ -31,16 +34,25 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
+/** The owner pools of tests: long enough for bulk fixtures on a loaded machine, still bounded. */
+export const FIXTURE_QUERY_TIMEOUT_MS = 120_000;
+
 /** A fresh database: a clone of the migrated template, or empty with `{ empty: true }`. */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const name = `${inject('runPrefix')}_${randomBytes(4).toString('hex')}`;
   const template = options.empty ? '' : ` TEMPLATE ${pg.escapeIdentifier(inject('templateDatabase'))}`;
   await admin(`CREATE DATABASE ${pg.escapeIdentifier(name)}${template}`);
   const url = urlFor(name);
-  const pool = createPool(url, { max: 30 });
+  // Fixtures insert thousands of rows at once; on a loaded CI machine that outlasts the service's 10 s.
+  const pool = createPool(url, { max: 30, queryTimeoutMs: FIXTURE_QUERY_TIMEOUT_MS });
+  const login = inject('serviceLogin');
+  const serviceUrl = new URL(url);
+  serviceUrl.username = login.name;
+  serviceUrl.password = login.password;
   return {
     name,
     url,
+    serviceUrl: serviceUrl.toString(),
     pool,
     drop: async () => {
       await pool.end();

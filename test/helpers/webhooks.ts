@@ -116,12 +116,12 @@ export function dailyEvent(type: string, payload: Record<string, unknown>, id = 
 export function sendDaily(
   app: FastifyInstance,
   body: string,
-  options: { secret?: string; timestamp?: string } = {},
+  options: { secret?: string; timestamp?: string; path?: string } = {},
 ) {
   const timestamp = options.timestamp ?? String(now());
   return app.inject({
     method: 'POST',
-    url: '/webhooks/daily',
+    url: options.path ?? '/webhooks/daily',
     headers: {
       'content-type': 'application/json',
       'x-webhook-timestamp': timestamp,

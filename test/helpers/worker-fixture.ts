@@ -6,10 +6,11 @@ import { bookAppointment } from '../../src/booking/service.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { tenantContext } from '../../src/http/auth.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { WebhookWorker } from '../../src/webhooks/worker.js';
+import { QueueWorker } from '../../src/queue/worker.js';
+import { webhookKind } from '../../src/webhooks/queue-kind.js';
 import { buildTestApp, type TestApp } from './app.js';
 import { createTestDatabase, sql, type TestDatabase } from './db.js';
-import { type ClinicFixture, createClinic, createSlot } from './fixtures.js';
+import { type ClinicFixture, createClinic, createSlot, type SlotOptions } from './fixtures.js';
 import { WEBHOOK_ENV } from './webhooks.js';
 
 export interface WorkerFixture {
@@ -17,8 +18,8 @@ export interface WorkerFixture {
   t: TestApp;
   clinic: ClinicFixture;
   config: Config;
-  /** A worker with deterministic backoff (full jitter fixed at 1), stopped after the file. */
-  worker(overrides?: Partial<Config['worker']>, id?: string): WebhookWorker;
+  /** A webhooks worker with deterministic backoff (full jitter fixed at 1), stopped after the file. */
+  worker(overrides?: Partial<Config['worker']>, id?: string): QueueWorker;
   /** An event's state, with the backoff it was given (seconds from last attempt to next). */
   event(
     eventId: string,
@@ -30,19 +31,22 @@ export interface WorkerFixture {
   /** A booking of a new priced slot (pending_payment with a pending payment). */
   pendingBooking(
     patient?: number,
-    options?: { visitType?: 'video'; startsInMinutes?: number },
+    options?: Pick<SlotOptions, 'visitType' | 'startsInMinutes' | 'priceCents' | 'currency'>,
     where?: ClinicFixture,
   ): Promise<{ slot: string; appointment: { id: string }; payment: { id: string } }>;
   statusOf(appointmentId: string): Promise<{ appointment: string; payment: string } | undefined>;
 }
 
-export function useWorkerFixture(): WorkerFixture {
-  const workers: WebhookWorker[] = [];
-  const f = { config: loadConfig({ ...WEBHOOK_ENV, CAREBOOK_JWT_SECRET: 'x'.repeat(40) }) } as WorkerFixture;
+/** A database, an app and workers for webhook tests; `env` adds to WEBHOOK_ENV (further accounts' secrets). */
+export function useWorkerFixture(env: Record<string, string> = {}): WorkerFixture {
+  const workers: QueueWorker[] = [];
+  const f = {
+    config: loadConfig({ ...WEBHOOK_ENV, ...env, CAREBOOK_JWT_SECRET: 'x'.repeat(40) }),
+  } as WorkerFixture;
 
   beforeAll(async () => {
     f.db = await createTestDatabase();
-    f.t = await buildTestApp(f.db, WEBHOOK_ENV);
+    f.t = await buildTestApp(f.db, { ...WEBHOOK_ENV, ...env });
     f.clinic = await createClinic(f.db.pool, { patients: 3, phonePrefix: '+1555020' });
   });
   afterAll(async () => {
@@ -52,14 +56,20 @@ export function useWorkerFixture(): WorkerFixture {
   });
 
   f.worker = (overrides = {}, id) => {
-    const created = new WebhookWorker({
+    const created = new QueueWorker({
       pool: f.db.pool,
-      databaseUrl: f.db.url,
+      listenUrl: f.db.url,
       logger: createLogger('silent'),
       metrics: f.t.metrics,
-      config: { ...f.config.worker, ...overrides },
+      kinds: [
+        webhookKind(
+          { ...f.config.worker, ...overrides },
+          f.t.metrics,
+          f.config.outbound.reminderOffsetsSeconds,
+        ),
+      ],
       workerId: id,
-      jitter: () => 1,
+      jitter: 1,
       pollMs: 50,
     });
     workers.push(created);

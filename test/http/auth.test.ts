@@ -19,6 +19,7 @@ describe('HS256 secret rotation', () => {
       jwksUrl: null,
       issuer: null,
       audience: null,
+      maxAgeSeconds: 43_200,
     });
     for (const secret of [oldSecret, newSecret]) {
       await expect(
@@ -64,11 +65,18 @@ describe('JWKS verification', () => {
       .setSubject('user-7')
       .setIssuer(iss)
       .setAudience(aud)
+      .setIssuedAt()
       .setExpirationTime('5m')
       .sign(key);
 
   const verifier = () =>
-    createTokenVerifier({ jwtSecret: null, jwksUrl, issuer: 'https://id.example', audience: 'carebook' });
+    createTokenVerifier({
+      jwtSecret: null,
+      jwksUrl,
+      issuer: 'https://id.example',
+      audience: 'carebook',
+      maxAgeSeconds: 43_200,
+    });
 
   it('accepts a token signed by the provider', async () => {
     const jwt = await sign(privateKey, { role: 'staff', clinic_id: '11111111-1111-4111-8111-111111111111' });
@@ -96,7 +104,13 @@ describe('JWKS verification', () => {
 
   it('refuses to start without any way to verify tokens', () => {
     expect(() =>
-      createTokenVerifier({ jwtSecret: null, jwksUrl: null, issuer: null, audience: null }),
+      createTokenVerifier({
+        jwtSecret: null,
+        jwksUrl: null,
+        issuer: null,
+        audience: null,
+        maxAgeSeconds: 43_200,
+      }),
     ).toThrow(/CAREBOOK_JWT_SECRET or CAREBOOK_JWKS_URL/);
   });
 });

@@ -27,6 +27,10 @@ describe('operations dashboard', () => {
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.body).toContain('<script src="/admin/dashboard.js"></script>');
     expect(page.body).not.toMatch(/<script>[^<]/);
+    // With a trailing slash too (it was a 405 once): the router ignores trailing slashes.
+    const slashed = await t.app.inject({ method: 'GET', url: '/admin/' });
+    expect(slashed.statusCode).toBe(200);
+    expect(slashed.body).toBe(page.body);
     const script = await t.app.inject({ method: 'GET', url: '/admin/dashboard.js' });
     expect(script.headers['content-type']).toContain('javascript');
     expect(script.body).toContain('fetch(path');
@@ -62,8 +66,26 @@ describe('operations dashboard', () => {
     expect(after.booking.conflicts - before.booking.conflicts).toBe(clinic.patientIds.length - 1);
     expect(after.booking.latencyMs.p99).toBeGreaterThan(0);
     expect(after.booking.activeHolds).toBe(before.booking.activeHolds + 1);
+    expect(after.booking.slotsNeedingReview).toBe(before.booking.slotsNeedingReview);
     expect(after.webhooks.received.stripe.accepted).toBeGreaterThanOrEqual(1);
     expect(after.webhooks.deadLetters).toEqual({ stripe: 1 });
+  });
+
+  it('counts booked slots that need review after a schedule change', async () => {
+    const admin = await bearer({ role: 'platform_admin', sub: 'ops' });
+    const review = async () =>
+      (await t.app.inject({ method: 'GET', url: '/admin/stats', headers: admin })).json().booking
+        .slotsNeedingReview;
+    const before = await review();
+    const clinic = await createClinic(db.pool);
+    const slot = await createSlot(db.pool, clinic);
+    const headers = {
+      ...(await bearer({ role: 'patient', clinic_id: clinic.clinicId, patient_id: clinic.patientIds[0] })),
+      'idempotency-key': randomUUID(),
+    };
+    await t.app.inject({ method: 'POST', url: '/api/appointments', headers, payload: { slot_id: slot } });
+    await db.pool.query(`UPDATE appointment_slots SET status = 'needs_review' WHERE id = $1`, [slot]);
+    expect(await review()).toBe(before + 1);
   });
 
   it('estimates quantiles from cumulative buckets as PromQL does', () => {

@@ -211,10 +211,10 @@ describe('Dockerfile', () => {
   const runtime = instructions.slice(lastFrom);
   const index = (keyword: string) => runtime.findIndex((i) => i.keyword === keyword);
 
-  it('is multi-stage on node 20 slim', () => {
+  it('is multi-stage on node 24 slim', () => {
     const froms = instructions.filter((i) => i.keyword === 'FROM');
     expect(froms.length).toBeGreaterThanOrEqual(2);
-    expect(read('Dockerfile')).toMatch(/node:20-bookworm-slim/);
+    expect(read('Dockerfile')).toMatch(/node:24-bookworm-slim/);
     const build = instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
     expect(build.some((args) => /npm ci\b/.test(args) && !/--omit=dev/.test(args))).toBe(true);
     expect(build).toContain('npm run build');
@@ -233,6 +233,7 @@ describe('Dockerfile', () => {
         expect.stringMatching(/^--from=\w+ \/app\/node_modules \.\/node_modules$/),
         'migrations ./migrations',
         'tools ./tools',
+        'bin ./bin',
         expect.stringMatching(/^package\.json/),
       ]),
     );
@@ -270,11 +271,15 @@ describe('docs/ops/prometheus.yml', () => {
     targets: ((job.static_configs as Yaml[]) ?? []).flatMap((c) => c.targets as string[]),
   }));
 
-  it('scrapes the API and the worker every 15 s on the ports compose gives them', () => {
+  it('scrapes the API and the worker every 15 s on the metrics ports compose gives them', () => {
     expect(asMap(config.global).scrape_interval).toBe('15s');
     expect(jobs).toEqual(
       expect.arrayContaining([
-        { name: 'carebook-api', path: '/metrics', targets: [`api:${environment('api').PORT}`] },
+        {
+          name: 'carebook-api',
+          path: '/metrics',
+          targets: [`api:${environment('api').CAREBOOK_METRICS_PORT}`],
+        },
         {
           name: 'carebook-worker',
           path: '/metrics',
@@ -282,6 +287,6 @@ describe('docs/ops/prometheus.yml', () => {
         },
       ]),
     );
-    expect(jobs.map((job) => job.targets[0])).toEqual(expect.arrayContaining(['api:3000', 'worker:9464']));
+    expect(jobs.map((job) => job.targets[0])).toEqual(expect.arrayContaining(['api:9465', 'worker:9464']));
   });
 });

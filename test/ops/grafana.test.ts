@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp, metricsOf } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -116,9 +116,7 @@ describe('docs/ops/grafana-dashboard.json against /metrics', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     app = (await buildTestApp(db)).app;
-    const response = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(response.statusCode).toBe(200);
-    exported = exposition(response.body);
+    exported = exposition(await metricsOf(app));
   });
   afterAll(async () => {
     await app?.close();
@@ -134,6 +132,14 @@ describe('docs/ops/grafana-dashboard.json against /metrics', () => {
     expect(missing(exprs)).toEqual([]);
   });
 
+  it('every outbox metric the app exports has a panel, and outbox deliveries are charted by kind and outcome', () => {
+    const outbox = [...exported.keys()].filter((name) => name.startsWith('outbox_'));
+    expect(outbox.sort()).toEqual(['outbox_jobs', 'outbox_oldest_due_age_seconds']);
+    const charted = new Set(exprs.flatMap(metricNames));
+    expect(outbox.filter((name) => !charted.has(name))).toEqual([]);
+    expect(exprs.some((expr) => /queue_items_settled_total\{kind=~"outbox/.test(expr))).toBe(true);
+  });
+
   it('would catch a misspelled metric', () => {
     expect(missing(['sum by (outcome) (rate(booking_atempts_total[5m]))'])).toEqual([
       'booking_atempts_total',
@@ -146,7 +152,13 @@ describe('docs/ops/grafana-dashboard.json against /metrics', () => {
     expect(rated.length).toBeGreaterThan(0);
     for (const name of rated)
       expect([name, exported.get(name)]).toEqual([name, expect.stringMatching(/^(counter|histogram)$/)]);
-    for (const gauge of ['webhook_queue_depth', 'webhook_dead_letters', 'webhook_oldest_pending_age_seconds'])
+    for (const gauge of [
+      'webhook_queue_depth',
+      'webhook_dead_letters',
+      'webhook_oldest_pending_age_seconds',
+      'outbox_jobs',
+      'outbox_oldest_due_age_seconds',
+    ])
       expect(exported.get(gauge)).toBe('gauge');
   });
 });
@@ -178,6 +190,16 @@ describe('docs/ops/grafana-dashboard.json panels', () => {
     ['queue depth', /webhook_queue_depth/, 'short'],
     ['oldest pending age', /webhook_oldest_pending_age_seconds/, 's'],
     ['dead letters', /webhook_dead_letters/, 'short'],
+    ['outbox depth (due)', /max by \(kind\) \(outbox_jobs\{state="due"\}\)/, 'short'],
+    ['outbox scheduled', /outbox_jobs\{state="scheduled"\}/, 'short'],
+    ['oldest due outbox job', /max by \(kind\) \(outbox_oldest_due_age_seconds\)/, 's'],
+    [
+      'outbox deliveries by kind and outcome',
+      /sum by \(kind, outcome\) \(rate\(queue_items_settled_total\{kind=~"outbox/,
+      'reqps',
+    ],
+    ['outbox needs_reconcile', /outbox_jobs\{state="needs_reconcile"\}/, 'short'],
+    ['outbox dead letters', /outbox_jobs\{state="dead_letter"\}/, 'short'],
   ])('has a panel for %s', (_name, pattern, unit) => {
     const panel = panelFor(pattern);
     expect(panel).toBeDefined();
@@ -185,14 +207,21 @@ describe('docs/ops/grafana-dashboard.json panels', () => {
     expect(panel!.description?.length).toBeGreaterThan(10);
   });
 
-  it('shows dead letters as a stat: green at 0, red from 1', () => {
-    const panel = panelFor(/webhook_dead_letters/)!;
-    expect(panel.type).toBe('stat');
-    expect(panel.fieldConfig?.defaults?.thresholds?.steps).toEqual([
-      { color: 'green', value: null },
-      { color: 'red', value: 1 },
-    ]);
-  });
+  it.each([
+    ['webhook', /webhook_dead_letters/, 'red'],
+    ['outbox', /outbox_jobs\{state="dead_letter"\}/, 'red'],
+    ['needs_reconcile', /outbox_jobs\{state="needs_reconcile"\}/, 'orange'],
+  ])(
+    'shows %s dead letters / needs_reconcile as a stat: green at 0, coloured from 1',
+    (_name, pattern, colour) => {
+      const panel = panelFor(pattern)!;
+      expect(panel.type).toBe('stat');
+      expect(panel.fieldConfig?.defaults?.thresholds?.steps).toEqual([
+        { color: 'green', value: null },
+        { color: colour, value: 1 },
+      ]);
+    },
+  );
 
   it('works imported (__inputs DS_PROMETHEUS) and provisioned (a DS_PROMETHEUS datasource variable)', () => {
     expect(dashboard.schemaVersion).toBe(39);

@@ -73,8 +73,12 @@ describe('tools/db_backup.sh and tools/db_restore.sh', () => {
     }
     await createSlot(source.pool, clinic);
     await source.pool.query(
-      `INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, raw_body, request_url)
-       VALUES ('00000000-0000-4000-8000-000000000001', 'stripe', 'evt_backup', 'charge.refunded', '{}', '\\x7b7d', 'https://api.clinic.example/webhooks/stripe')`,
+      `WITH r AS (
+         INSERT INTO webhook_requests (webhook_id, raw_body, request_url)
+         VALUES ('00000000-0000-4000-8000-000000000001', '\\x7b7d', 'https://api.clinic.example/webhooks/stripe')
+         RETURNING id)
+       INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, request_id)
+       SELECT '00000000-0000-4000-8000-000000000001', 'stripe', 'evt_backup', 'charge.refunded', '{}', r.id FROM r`,
     );
   });
   afterAll(async () => {

@@ -15,9 +15,13 @@ describe('tools/queue_status.sh', () => {
   const script = (args: string[]) => runTool('queue_status.sh', args, { DATABASE_URL: db.url });
   const insertEvent = (eventId: string, ageSeconds: number) =>
     db.pool.query(
-      `INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, raw_body, request_url, received_at)
-       VALUES ('00000000-0000-4000-8000-000000000001', 'stripe', $1, 'charge.refunded', '{}', '\\x7b7d',
-               'https://api.clinic.example/webhooks/stripe', now() - make_interval(secs => $2))`,
+      `WITH r AS (
+         INSERT INTO webhook_requests (webhook_id, raw_body, request_url)
+         VALUES ('00000000-0000-4000-8000-000000000001', '\\x7b7d', 'https://api.clinic.example/webhooks/stripe')
+         RETURNING id)
+       INSERT INTO webhook_events (webhook_id, provider, event_id, event_type, payload, request_id, received_at)
+       SELECT '00000000-0000-4000-8000-000000000001', 'stripe', $1, 'charge.refunded', '{}', r.id,
+              now() - make_interval(secs => $2) FROM r`,
       [eventId, ageSeconds],
     );
 
@@ -25,7 +29,7 @@ describe('tools/queue_status.sh', () => {
     const result = await script(['--max-age', '60']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('nothing waiting, nothing dead-lettered');
-    expect(result.stdout).toMatch(/^OK: oldest waiting event 0 s <= 60 s$/m);
+    expect(result.stdout).toMatch(/^OK: oldest waiting item 0 s <= 60 s$/m);
   });
 
   it('alerts (exit 1) when a pending event is older than --max-age, and not below it', async () => {
@@ -33,31 +37,32 @@ describe('tools/queue_status.sh', () => {
     const late = await script(['--max-age', '60']);
     expect(late.code).toBe(1);
     expect(late.stdout).toMatch(/^ {2}stripe\s+pending\s+1\s+6\d\d s$/m);
-    expect(late.stdout).toMatch(/^ALERT: oldest waiting event is 6\d\d s old \(> 60 s\)/m);
+    expect(late.stdout).toMatch(/^ALERT: oldest waiting item is 6\d\d s old \(> 60 s\)/m);
 
     const patient = await script(['--max-age', '3600']);
     expect(patient.code, patient.stdout).toBe(0);
-    expect(patient.stdout).toMatch(/^OK: oldest waiting event 6\d\d s <= 3600 s$/m);
+    expect(patient.stdout).toMatch(/^OK: oldest waiting item 6\d\d s <= 3600 s$/m);
   });
 
-  it('counts a stuck lease (processing) but not an event waiting for its retry (failed)', async () => {
+  it('reports a batch that did not commit, and does not count an event waiting for its retry (failed)', async () => {
+    // The record of a batch whose worker died: its row outlived it, nobody holds its lock.
     await db.pool.query(
-      `UPDATE webhook_events SET status = 'processing', locked_by = 'worker-1', locked_until = now() - interval '1 minute',
-              next_attempt_at = now() - interval '1 minute', attempts = 1
-        WHERE event_id = 'evt_old_pending'`,
+      `INSERT INTO queue_batches (id, kind, item_ids)
+       SELECT nextval('queue_batches_id_seq'), 'webhooks', ARRAY[id] FROM webhook_events WHERE event_id = 'evt_old_pending'`,
     );
-    const stuck = await script(['--max-age', '60']);
-    expect(stuck.code).toBe(1);
-    expect(stuck.stdout).toContain('leases past their end: 1');
+    const interrupted = await script(['--max-age', '60']);
+    expect(interrupted.code).toBe(1);
+    expect(interrupted.stdout).toContain('items in batches that did not commit: 1');
+    await db.pool.query('DELETE FROM queue_batches');
 
     await db.pool.query(
-      `UPDATE webhook_events SET status = 'failed', locked_by = NULL, locked_until = NULL,
-              next_attempt_at = now() + interval '5 minutes'
+      `UPDATE webhook_events SET status = 'failed', attempts = 1, next_attempt_at = now() + interval '5 minutes'
         WHERE event_id = 'evt_old_pending'`,
     );
     const retrying = await script(['--max-age', '60']);
     expect(retrying.code, retrying.stdout).toBe(0);
     expect(retrying.stdout).toMatch(/^ {2}stripe\s+failed\s+1\s/m);
+    expect(retrying.stdout).toContain('items in batches that did not commit: 0');
   });
 
   it('alerts on dead letters only when --max-dead-letters is given', async () => {

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { bookAppointment } from '../../src/booking/service.js';
+import { SECRET_VARIABLES } from '../../src/config.js';
 import { tenantContext } from '../../src/http/auth.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { childEnv, ROOT } from '../helpers/cli.js';
@@ -19,10 +20,10 @@ export interface ToolResult {
 /** Provider secrets are unset unless a test passes them: a developer's shell must not leak in. */
 const NO_SECRETS = Object.fromEntries(
   Object.keys(process.env)
-    .filter((name) =>
-      /^(STRIPE_WEBHOOK_SECRET|TWILIO_AUTH_TOKEN|WHATSAPP_APP_SECRET|WHATSAPP_VERIFY_TOKEN|DAILY_WEBHOOK_SECRET|CAREBOOK_PUBLIC_URL|CAREBOOK_URL|CAREBOOK_BACKUP_DIR)/.test(
-        name,
-      ),
+    .filter(
+      (name) =>
+        SECRET_VARIABLES.some((prefix) => name.startsWith(prefix)) ||
+        /^(CAREBOOK_PUBLIC_URL|CAREBOOK_URL|CAREBOOK_BACKUP_DIR)/.test(name),
     )
     .map((name) => [name, undefined]),
 );

@@ -20,7 +20,7 @@ describe('tools/check_webhook_secrets.sh', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     await db.pool.query(
-      `INSERT INTO integrations (provider, name, secret_ref) VALUES ('stripe', 'northside', 'STRIPE_WEBHOOK_SECRET_NORTHSIDE')`,
+      `INSERT INTO integrations (provider, name, secret_ref, platform_wide) VALUES ('stripe', 'northside', 'STRIPE_WEBHOOK_SECRET_NORTHSIDE', true)`,
     );
     t = await buildTestApp(db, { ...WEBHOOK_ENV, STRIPE_WEBHOOK_SECRET_NORTHSIDE: NORTHSIDE_SECRET });
     server = await listen(t.app, '127.0.0.1', 0);
@@ -120,7 +120,7 @@ describe('tools/check_webhook_secrets.sh', () => {
   });
 
   it('leaves only ignored events: the worker settles them all with no business effect', async () => {
-    const drained = await runCli(['worker', '--drain'], { DATABASE_URL: db.url });
+    const drained = await runCli(['worker', '--drain'], { DATABASE_URL: db.serviceUrl });
     expect(drained.code, drained.stderr).toBe(0);
     const settled = await events();
     expect(settled.length).toBeGreaterThanOrEqual(9);

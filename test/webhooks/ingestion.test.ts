@@ -2,7 +2,7 @@
 // stored once (200); a tampered body, a wrong secret, a stale timestamp or a missing header is 401
 // with nothing stored; the same event twice, or 20 times at once, is one row.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { buildTestApp, metricsOf, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 import { signStripe, signTwilio } from '../helpers/provider-signing.js';
 import {
@@ -57,8 +57,9 @@ describe('webhook ingestion', () => {
         header: string;
       }>(
         db.pool,
-        `SELECT provider, event_type, status, convert_from(raw_body, 'UTF8') AS raw, signed_headers ->> 'stripe-signature' AS header
-           FROM webhook_events WHERE event_id = 'evt_stored_once'`,
+        `SELECT e.provider, e.event_type, e.status, convert_from(r.raw_body, 'UTF8') AS raw,
+                r.signed_headers ->> 'stripe-signature' AS header
+           FROM webhook_events e JOIN webhook_requests r ON r.id = e.request_id WHERE e.event_id = 'evt_stored_once'`,
       );
       expect(row).toMatchObject({
         provider: 'stripe',
@@ -106,7 +107,7 @@ describe('webhook ingestion', () => {
       });
       expect(problem(missing)).toMatchObject({ status: 401, detail: 'missing_signature' });
       expect(await rows()).toBe(before);
-      const metrics = await (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const metrics = await metricsOf(t.app);
       expect(metrics).toContain('webhook_received_total{provider="stripe",outcome="bad_signature"} 2');
       expect(metrics).toContain('webhook_received_total{provider="stripe",outcome="stale_timestamp"} 2');
       expect(metrics).toContain('webhook_received_total{provider="stripe",outcome="missing_signature"} 1');
@@ -136,7 +137,7 @@ describe('webhook ingestion', () => {
 
     it('verifies the providers.md vector end to end on a named integration, with its URL and query', async () => {
       await db.pool.query(
-        `INSERT INTO integrations (provider, name, secret_ref) VALUES ('twilio', 'sms-status', 'TWILIO_AUTH_TOKEN')`,
+        `INSERT INTO integrations (provider, name, secret_ref, platform_wide) VALUES ('twilio', 'sms-status', 'TWILIO_AUTH_TOKEN', true)`,
       );
       const response = await t.app.inject({
         method: 'POST',
@@ -258,9 +259,17 @@ describe('webhook ingestion', () => {
 
   describe('the endpoint itself', () => {
     it('404 for an unknown provider or account, 413 over 1 MiB, 503 when a provider has no secret', async () => {
-      expect(
-        problem(await t.app.inject({ method: 'POST', url: '/webhooks/paypal', payload: '{}' })),
-      ).toMatchObject({ status: 404, code: 'unknown_provider' });
+      for (const name of ['paypal', 'constructor', 'toString']) {
+        expect(
+          problem(await t.app.inject({ method: 'POST', url: `/webhooks/${name}`, payload: '{}' })),
+          name,
+        ).toMatchObject({ status: 404, code: 'unknown_provider' });
+      }
+      // Only a provider whose descriptor has a handshake answers GET.
+      expect(problem(await t.app.inject({ method: 'GET', url: '/webhooks/stripe' }))).toMatchObject({
+        status: 405,
+        code: 'method_not_allowed',
+      });
       expect(
         problem(
           await t.app.inject({ method: 'POST', url: '/webhooks/stripe/no-such-account', payload: '{}' }),

@@ -90,7 +90,8 @@ describe('replay tooling', () => {
   it('skips an event whose stored signature no longer verifies (tampered or secret rotated away)', async () => {
     await deadLetter('evt_tampered');
     await db.pool.query(
-      `UPDATE webhook_events SET raw_body = convert_to('{"id":"evt_tampered","forged":true}', 'UTF8') WHERE event_id = 'evt_tampered'`,
+      `UPDATE webhook_requests SET raw_body = convert_to('{"id":"evt_tampered","forged":true}', 'UTF8')
+        WHERE id = (SELECT request_id FROM webhook_events WHERE event_id = 'evt_tampered')`,
     );
     await expect(script(['--provider', 'stripe', '--reason', 'try all'])).rejects.toMatchObject({
       code: 1,
@@ -119,6 +120,19 @@ describe('replay tooling', () => {
       payload: { event_type: 'charge.refunded' },
     });
     expect(noReason.statusCode).toBe(400);
+    // Three spaces pass the schema's minLength; the service refuses them as a 400 (once a 500).
+    const blankReason = await t.app.inject({
+      method: 'POST',
+      url: '/admin/webhook-events/replay',
+      headers: admin,
+      payload: { event_type: 'charge.refunded', reason: '   ' },
+    });
+    expect(blankReason.statusCode).toBe(400);
+    expect(blankReason.json()).toMatchObject({
+      code: 'validation_error',
+      detail: expect.stringMatching(/reason/),
+    });
+    expect((await statusOf('evt_api'))?.status).toBe('dead_letter');
     const replayed = await t.app.inject({
       method: 'POST',
       url: '/admin/webhook-events/replay',

@@ -1,8 +1,10 @@
 // The worker against the real procedures: retries with growing backoff, dead letters, replay,
-// ignored and unreadable events, leases, and several workers sharing one queue.
+// ignored and unreadable events, batches that did not commit, and several workers sharing one queue.
 import { describe, expect, it } from 'vitest';
-import { claimEvents, releaseEvents } from '../../src/webhooks/queue.js';
+import { MAX_SAVEPOINTS } from '../../src/queue/in-transaction.js';
+import { recordBatch } from '../../src/queue/store.js';
 import { replayEvents } from '../../src/webhooks/replay.js';
+import { metricsOf } from '../helpers/app.js';
 import { sql } from '../helpers/db.js';
 import { paymentIntent, sendStripe, stripeEvent } from '../helpers/webhooks.js';
 import { useWorkerFixture } from '../helpers/worker-fixture.js';
@@ -33,7 +35,7 @@ describe('webhook worker', () => {
     }
     expect(delays).toEqual([5, 10]);
     expect((await f.event('evt_refund_early'))?.status).toBe('dead_letter');
-    const metrics = await (await f.t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = await metricsOf(f.t.app);
     expect(metrics).toMatch(/webhook_dead_letters\{provider="stripe"\} [1-9]/);
 
     // The PaymentIntent becomes known; the dead letter is replayed and now applies, once.
@@ -98,19 +100,32 @@ describe('webhook worker', () => {
     expect(unreadable).toEqual({ status: 'dead_letter', attempts: 1 });
   });
 
-  it('expired leases are reclaimed; the late holder cannot settle them', async () => {
-    await sendStripe(f.t.app, stripeEvent('customer.updated', { id: 'cus_2' }, 'evt_lease'));
-    const ghost = await claimEvents(f.db.pool, 'ghost', 100, 0); // a worker that died at once
-    expect(ghost.map((claimed) => claimed.eventId)).toContain('evt_lease');
-    await f.worker({}, 'rescuer').drain();
-    expect(await f.event('evt_lease')).toMatchObject({ status: 'success', attempts: 2 });
-    expect(
-      await releaseEvents(
-        f.db.pool,
-        'ghost',
-        ghost.map((claimed) => claimed.id),
-      ),
-    ).toBe(0);
+  it('a batch that did not commit counts an attempt, and its events are retried one at a time', async () => {
+    await sendStripe(f.t.app, stripeEvent('customer.updated', { id: 'cus_2' }, 'evt_orphan'));
+    // A worker that claimed and recorded its batch, then died: its connection is destroyed with
+    // the transaction open (the claim's row locks and the batch's advisory lock go with it).
+    const doomed = await f.db.pool.connect();
+    await doomed.query('BEGIN');
+    await doomed.query(`SELECT set_config('role', 'carebook_worker', true)`);
+    const claimed = await doomed.query<{ batch: string; id: string }>(
+      `SELECT batch::text, id FROM claim_webhook_events(100, false, 8, 5, 3600)`,
+    );
+    const ids = claimed.rows.map((row) => row.id);
+    expect(ids.length).toBeGreaterThan(0);
+    await recordBatch(f.db.pool, 'doomed', 'webhooks', claimed.rows[0]!.batch, ids);
+    doomed.release(new Error('the worker died'));
+    const rescuer = f.worker({}, 'rescuer');
+    await rescuer.drain();
+    // Counted and backed off like any failure (full jitter fixed at 1 here: 5 s), then retried.
+    expect(await f.event('evt_orphan')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: expect.stringContaining('its batch did not commit'),
+    });
+    await f.makeDue('evt_orphan');
+    await rescuer.drain();
+    expect(await f.event('evt_orphan')).toMatchObject({ status: 'success', attempts: 2, error: null });
+    expect(await sql(f.db.pool, 'SELECT count(*)::int AS n FROM queue_batches')).toEqual([{ n: 0 }]);
   });
 
   it('several workers on one queue handle every event exactly once', async () => {
@@ -141,8 +156,38 @@ describe('webhook worker', () => {
     expect(rows).toHaveLength(300);
     expect(rows.every((row) => row.attempts === 1)).toBe(true);
     expect(new Set(rows.map((row) => row.processed_by)).size).toBeGreaterThan(1);
+    expect(await sql(f.db.pool, 'SELECT count(*)::int AS n FROM queue_batches')).toEqual([{ n: 0 }]);
+  });
+
+  it('stops a batch after MAX_SAVEPOINTS handlers that ran SQL, leaves the rest unattempted, and claims fewer next', async () => {
+    // Refunds for PaymentIntents nobody knows: each handler looks its payment up (SQL, so a
+    // savepoint) and fails, to be retried later; none is due again within this test.
+    const count = MAX_SAVEPOINTS * 2 + 20;
+    for (let i = 0; i < count; i++) {
+      const refund = { id: `ch_cap_${i}`, object: 'charge', payment_intent: `pi_cap_${i}` };
+      expect(
+        (await sendStripe(f.t.app, stripeEvent('charge.refunded', refund, `evt_cap_${i}`))).statusCode,
+      ).toBe(200);
+    }
+    const attempted = async () =>
+      (
+        await sql<{ n: number }>(
+          f.db.pool,
+          `SELECT count(*)::int AS n FROM webhook_events WHERE event_id LIKE 'evt_cap_%' AND attempts > 0`,
+        )
+      )[0]?.n;
+    const worker = f.worker({ batchSize: 500 });
+    expect(await worker.runOnce()).toBe(count); // one claim of all of them …
+    expect(await attempted()).toBe(MAX_SAVEPOINTS); // … of which the first 50 were handled
+    expect(await worker.runOnce()).toBe(MAX_SAVEPOINTS); // the next claim takes what one batch handles
+    expect(await attempted()).toBe(MAX_SAVEPOINTS * 2);
+    expect(await worker.runOnce()).toBe(20);
+    expect(await attempted()).toBe(count);
     expect(
-      await sql(f.db.pool, `SELECT count(*)::int AS n FROM webhook_events WHERE status = 'processing'`),
-    ).toEqual([{ n: 0 }]);
+      await sql(
+        f.db.pool,
+        `SELECT status, attempts, count(*)::int AS n FROM webhook_events WHERE event_id LIKE 'evt_cap_%' GROUP BY 1, 2`,
+      ),
+    ).toEqual([{ status: 'failed', attempts: 1, n: count }]);
   });
 });

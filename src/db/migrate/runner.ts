@@ -7,6 +7,9 @@
 import { userInfo } from 'node:os';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import type { PoolingMode } from '../../config.js';
+import { detectTransactionPooling } from '../pooling.js';
+import { MigrationError } from './errors.js';
 import {
   compareWithManifest,
   MIGRATIONS_DIR,
@@ -21,15 +24,7 @@ const TABLE = 'pgmigrations';
 /** Our own lock, distinct from node-pg-migrate's, held for the whole run. */
 const LOCK_KEY = 'carebook:migrate';
 
-export class MigrationError extends Error {
-  constructor(
-    message: string,
-    readonly problems: Problem[] = [],
-  ) {
-    super(message);
-    this.name = 'MigrationError';
-  }
-}
+export { MigrationError };
 
 export interface MigrateOptions {
   databaseUrl: string;
@@ -37,6 +32,8 @@ export interface MigrateOptions {
   log?: (line: string) => void;
   /** Load 00010's demo data (sets carebook.seed_demo for the session). */
   demoData?: boolean;
+  /** CAREBOOK_DATABASE_POOLING: `transaction` refuses at once; otherwise the URL is probed. */
+  pooling?: PoolingMode;
 }
 
 export interface AppliedMigration {
@@ -80,9 +77,34 @@ export async function migrateDown(options: MigrateOptions & { to?: number }): Pr
 export async function migrationStatus(options: MigrateOptions): Promise<MigrationStatus> {
   const client = await connect(options.databaseUrl);
   try {
-    return await readStatus(client, options.dir ?? MIGRATIONS_DIR);
+    return await readStatusAsReader(client, options.dir ?? MIGRATIONS_DIR);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * readStatus for a service login: a NOINHERIT member of the carebook_* roles can read the
+ * migration tables only as carebook_readonly (granted by 00016), so the read switches to it when
+ * that works; the owner or a superuser reads as itself. One transaction, rolled back.
+ */
+export async function readStatusAsReader(
+  client: Pick<pg.ClientBase, 'query'>,
+  disk: DiskState | string = MIGRATIONS_DIR,
+): Promise<MigrationStatus> {
+  await client.query('BEGIN READ ONLY');
+  try {
+    await client.query(
+      // The catalogs, not to_regclass: resolving a name needs USAGE on its schema already.
+      `SELECT set_config('role', 'carebook_readonly', true)
+         FROM pg_roles r, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE r.rolname = 'carebook_readonly' AND n.nspname = $1 AND c.relname = $2
+          AND pg_has_role(session_user, r.oid, 'MEMBER') AND has_table_privilege(r.oid, c.oid, 'SELECT')`,
+      [META_SCHEMA, TABLE],
+    );
+    return await readStatus(client, disk);
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
   }
 }
 
@@ -90,6 +112,7 @@ async function withMigrationSession<T>(
   options: MigrateOptions,
   fn: (client: pg.Client, status: MigrationStatus) => Promise<T>,
 ): Promise<T> {
+  await refuseTransactionPooling(options);
   const client = await connect(options.databaseUrl);
   try {
     const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
@@ -126,6 +149,18 @@ async function withMigrationSession<T>(
     return await fn(client, status);
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Migrations hold session advisory locks and session settings across many transactions; behind a
+ * transaction pooler those land on whichever server connection is free, so neither would hold.
+ */
+async function refuseTransactionPooling(options: MigrateOptions): Promise<void> {
+  if (options.pooling === 'transaction' || (await detectTransactionPooling(options.databaseUrl))) {
+    throw new MigrationError(
+      'refusing to migrate through a transaction pooler (PgBouncer pool_mode=transaction): point DATABASE_URL straight at PostgreSQL (or a session-mode pool) for `carebook migrate`',
+    );
   }
 }
 

@@ -11,7 +11,8 @@ function eventTime(payload: unknown, name: 'start_ts' | 'end_ts'): Date {
 function videoEvent(kind: 'started' | 'ended', timestamp: 'start_ts' | 'end_ts'): Handler {
   return async (client, event) => {
     const payload = event.payload.payload;
-    const result = await client.query<{ note: string }>('SELECT apply_video_event($1, $2, $3) AS note', [
+    const result = await client.query<{ note: string }>('SELECT apply_video_event($1, $2, $3, $4) AS note', [
+      event.webhookId,
       field(payload, 'room'),
       kind,
       eventTime(payload, timestamp),

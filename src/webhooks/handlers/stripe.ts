@@ -16,17 +16,16 @@ function paymentId(object: unknown): string | null {
 
 async function apply(
   client: Parameters<Handler>[0],
+  event: ClaimedEvent,
   payment: string | null,
   intent: string | null,
   kind: string,
   reason: string | null,
 ) {
-  const result = await client.query<{ note: string }>('SELECT apply_payment_event($1, $2, $3, $4) AS note', [
-    payment,
-    intent,
-    kind,
-    reason,
-  ]);
+  const result = await client.query<{ note: string }>(
+    'SELECT apply_payment_event($1, $2, $3, $4, $5) AS note',
+    [event.webhookId, payment, intent, kind, reason],
+  );
   return result.rows[0]?.note ?? '';
 }
 
@@ -34,7 +33,7 @@ export const paymentIntentSucceeded: Handler = async (client, event) => {
   const intent = dataObject(event);
   const payment = paymentId(intent);
   if (payment === null) return 'ignored: not a Carebook PaymentIntent (no metadata.carebook_payment_id)';
-  return apply(client, payment, field(intent, 'id'), 'succeeded', null);
+  return apply(client, event, payment, field(intent, 'id'), 'succeeded', null);
 };
 
 export const paymentIntentFailed: Handler = async (client, event) => {
@@ -43,6 +42,7 @@ export const paymentIntentFailed: Handler = async (client, event) => {
   if (payment === null) return 'ignored: not a Carebook PaymentIntent (no metadata.carebook_payment_id)';
   return apply(
     client,
+    event,
     payment,
     field(intent, 'id'),
     'failed',
@@ -63,6 +63,7 @@ export const chargeRefunded: Handler = async (client, event) => {
   // until then apply_payment_event raises CB101 and the worker retries with backoff.
   return apply(
     client,
+    event,
     payment,
     payment === null ? field(charge, 'payment_intent') : optionalField(charge, 'payment_intent'),
     'refunded',

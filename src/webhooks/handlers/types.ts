@@ -1,7 +1,8 @@
 // What a handler is: given the worker's transaction and a claimed event, apply the event's business
 // effect (idempotently) and say what was done. Throwing means "try again later" unless the error is
 // a PermanentEventError (the event can never succeed as it is: straight to the dead letters).
-import type { PoolClient } from '../../db/pool.js';
+import type { Sql } from '../../db/pool.js';
+import { PermanentError } from '../../queue/kind.js';
 
 export interface ClaimedEvent {
   id: string;
@@ -13,9 +14,9 @@ export interface ClaimedEvent {
   attempts: number;
 }
 
-export type Handler = (client: PoolClient, event: ClaimedEvent) => Promise<string>;
+export type Handler = (client: Sql, event: ClaimedEvent) => Promise<string>;
 
-export class PermanentEventError extends Error {
+export class PermanentEventError extends PermanentError {
   override name = 'PermanentEventError';
 }
 

@@ -1,7 +1,8 @@
 // Pieces every provider module shares: HMAC, constant-time comparison, trying every configured
-// secret (rotation), the freshness window for signed timestamps, and reading a JSON body into an
-// object. The provider modules keep only what is specific to each scheme.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// secret (rotation), the freshness window for signed timestamps, reading a JSON body into an
+// object, and the ids and clock of secret-check probes. The provider modules keep only what is
+// specific to each scheme.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { MalformedWebhookError, type RawWebhookRequest, type VerifyOptions } from './types.js';
 
 export const DEFAULT_TOLERANCE_SECONDS = 300;
@@ -84,4 +85,14 @@ export function requireString(object: Record<string, unknown>, field: string, pr
     throw new MalformedWebhookError(`${provider} body has no ${field}`);
   }
   return value;
+}
+
+/** A fresh suffix for a probe's event id, so that every check stores a new event. */
+export function probeId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Now in whole seconds since the epoch, as providers sign timestamps. */
+export function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
 }

@@ -3,18 +3,22 @@
 // the scheme follows providers.md and keeps to this one file so that it is easy to correct against
 // a live delivery. The timestamp is signed exactly as received (seconds or milliseconds) and only
 // normalised for the freshness check.
+import { meetingEnded, meetingStarted } from '../handlers/daily.js';
 import {
   anySecretMatches,
   headerValue,
   hmac,
   isFresh,
   isPlainObject,
+  probeId,
   readJsonObject,
   requireString,
+  unixNow,
 } from './crypto.js';
 import type {
   ProviderEvent,
   RawWebhookRequest,
+  SignedProbe,
   Verification,
   VerifyOptions,
   WebhookProvider,
@@ -82,10 +86,39 @@ function isTestPing(request: RawWebhookRequest): boolean {
   return keys.length === 1 && keys[0] === 'test' && body.test === 'test';
 }
 
+/** An event of type carebook.secret_check, which no handler takes: the worker notes it ignored. */
+function probe(secret: string): SignedProbe {
+  const t = String(unixNow());
+  const body = JSON.stringify({
+    version: '1.0.0',
+    type: 'carebook.secret_check',
+    id: `carebook-secret-check-${probeId()}`,
+    payload: {},
+    event_ts: Number(t),
+  });
+  return {
+    headers: {
+      'content-type': 'application/json',
+      [TIMESTAMP_HEADER]: t,
+      [SIGNATURE_HEADER]: hmac('sha256', Buffer.from(secret, 'base64'), `${t}.${body}`, 'base64'),
+    },
+    body,
+  };
+}
+
 export const daily: WebhookProvider = {
   name: 'daily',
+  title: 'Daily',
+  secret: {
+    name: 'DAILY_WEBHOOK_SECRET',
+    description:
+      'Daily webhook `hmac` secret(s) (base64); comma-separated during a rotation; `_<NAME>` suffix for further accounts.',
+  },
+  defaultIntegrationId: '00000000-0000-4000-8000-000000000004',
   signedHeaders: [SIGNATURE_HEADER, TIMESTAMP_HEADER],
   verify,
   parse,
   isTestPing,
+  probe,
+  handlers: { 'meeting.started': meetingStarted, 'meeting.ended': meetingEnded },
 };

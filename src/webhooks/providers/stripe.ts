@@ -2,10 +2,21 @@
 // `${t}.${rawBody}` keyed with the whole `whsec_…` string (UTF-8, not base64-decoded). Several v1
 // entries appear while Stripe rolls the endpoint secret; one match is enough. v0 and any other
 // scheme are ignored, as stripe-node's Webhooks.signature.verifyHeader does.
-import { anySecretMatches, headerValue, hmac, isFresh, readJsonObject, requireString } from './crypto.js';
+import { chargeRefunded, paymentIntentFailed, paymentIntentSucceeded } from '../handlers/stripe.js';
+import {
+  anySecretMatches,
+  headerValue,
+  hmac,
+  isFresh,
+  probeId,
+  readJsonObject,
+  requireString,
+  unixNow,
+} from './crypto.js';
 import type {
   ProviderEvent,
   RawWebhookRequest,
+  SignedProbe,
   Verification,
   VerifyOptions,
   WebhookProvider,
@@ -71,9 +82,41 @@ function parse(request: RawWebhookRequest): ProviderEvent[] {
   return [{ eventId, eventType, payload: envelope, idempotencyKey }];
 }
 
+/** An event of type carebook.secret_check, which no handler takes: the worker notes it ignored. */
+function probe(secret: string): SignedProbe {
+  const id = `evt_carebook_secret_check_${probeId()}`;
+  const t = unixNow();
+  const body = JSON.stringify({
+    id,
+    object: 'event',
+    type: 'carebook.secret_check',
+    created: t,
+    livemode: false,
+    data: { object: { id, object: 'carebook.secret_check' } },
+  });
+  const signature = hmac('sha256', secret, `${t}.${body}`, 'hex');
+  return {
+    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: `t=${t},v1=${signature}` },
+    body,
+  };
+}
+
 export const stripe: WebhookProvider = {
   name: 'stripe',
+  title: 'Stripe',
+  secret: {
+    name: 'STRIPE_WEBHOOK_SECRET',
+    description:
+      'Stripe endpoint signing secret(s) `whsec_…`, comma-separated during a rotation. `STRIPE_WEBHOOK_SECRET_<NAME>` for further accounts (integrations.secret_ref).',
+  },
+  defaultIntegrationId: '00000000-0000-4000-8000-000000000001',
   signedHeaders: [SIGNATURE_HEADER],
   verify,
   parse,
+  probe,
+  handlers: {
+    'payment_intent.succeeded': paymentIntentSucceeded,
+    'payment_intent.payment_failed': paymentIntentFailed,
+    'charge.refunded': chargeRefunded,
+  },
 };

@@ -6,11 +6,14 @@
 //   the URL alone and the body must hash to that value.
 // Mirrors twilio-node's webhooks.ts (validateRequest / validateRequestWithBody).
 import { createHash } from 'node:crypto';
-import { anySecretMatches, constantTimeEqual, headerValue, hmac, readJsonObject } from './crypto.js';
+import { Type } from 'typebox';
+import { twilioInbound, twilioStatus } from '../handlers/twilio.js';
+import { anySecretMatches, constantTimeEqual, headerValue, hmac, probeId, readJsonObject } from './crypto.js';
 import {
   MalformedWebhookError,
   type ProviderEvent,
   type RawWebhookRequest,
+  type SignedProbe,
   type Verification,
   type VerifyOptions,
   type WebhookProvider,
@@ -132,9 +135,44 @@ function parse(request: RawWebhookRequest): ProviderEvent[] {
   ];
 }
 
+/** A status callback for a MessageSid Carebook never sent: the handler finds no such message. */
+function probe(token: string, url: string): SignedProbe {
+  const params = new URLSearchParams({
+    ApiVersion: '2010-04-01',
+    MessageSid: `SMcarebooksecretcheck${probeId()}`,
+    MessageStatus: 'delivered',
+  });
+  return {
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      [SIGNATURE_HEADER]: hmac('sha1', token, url + twilioParameterString(params), 'base64'),
+    },
+    body: params.toString(),
+  };
+}
+
 export const twilio: WebhookProvider = {
   name: 'twilio',
+  title: 'Twilio',
+  secret: {
+    name: 'TWILIO_AUTH_TOKEN',
+    description:
+      'Twilio Auth Token(s) that sign its webhooks; comma-separated during a rotation; `_<NAME>` suffix for further accounts.',
+  },
+  defaultIntegrationId: '00000000-0000-4000-8000-000000000002',
   signedHeaders: [SIGNATURE_HEADER],
+  signsUrl: true,
   verify,
   parse,
+  // Twilio reads the answer to a message as TwiML: an empty document sends no reply message.
+  reply: {
+    contentType: 'text/xml',
+    body: '<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
+    summary: 'an empty TwiML document',
+    schema: Type.String({
+      description: 'Twilio gets an empty TwiML document, `<Response></Response>`: no reply message.',
+    }),
+  },
+  probe,
+  handlers: { 'message.status': twilioStatus, 'message.inbound': twilioInbound },
 };

@@ -1,7 +1,13 @@
-// The contract every provider module fulfils: verify the raw request with the provider's real
-// signature scheme, then split it into events (one row each in webhook_events).
+// The contract every provider module fulfils: one descriptor holding all Carebook knows of a
+// provider — its name, secrets, signature scheme, how a request splits into events, its reply and
+// handshake, and the handlers of its event types. Everything else (configuration, routes, admin
+// filters, log redaction, the secret check) reads the descriptors; webhook_providers mirrors them.
+import type { TObject, TSchema } from 'typebox';
+import type { Handler } from '../handlers/types.js';
+import type { PROVIDERS } from './index.js';
 
-export type ProviderName = 'stripe' | 'twilio' | 'whatsapp' | 'daily';
+/** The keys of PROVIDERS (./index.ts), the one list of providers. */
+export type ProviderName = keyof typeof PROVIDERS;
 
 export interface RawWebhookRequest {
   /** The full public URL the provider called (scheme, host, port if any, path, query). */
@@ -42,13 +48,73 @@ export class MalformedWebhookError extends Error {
   override name = 'MalformedWebhookError';
 }
 
+/** An environment variable holding secrets, as the README's configuration table describes it. */
+export interface SecretVariable {
+  /** e.g. STRIPE_WEBHOOK_SECRET; `<name>_<SUFFIX>` holds a further account's (integrations.secret_ref). */
+  name: string;
+  description: string;
+}
+
+/** A request signed like the provider's own, carrying an event with no business effect. */
+export interface SignedProbe {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A 200 in the provider's own format instead of Carebook's JSON counts. */
+export interface Reply {
+  contentType: string;
+  body: string;
+  /** How the OpenAPI document names the body, e.g. "an empty TwiML document". */
+  summary: string;
+  schema: TSchema;
+}
+
+/** A GET the provider sends to check the URL before it delivers anything. */
+export interface Handshake {
+  /** The expected token(s); `<name>_<SUFFIX>` pairs with the secret variable of the same suffix. */
+  token: SecretVariable;
+  /** The query parameters the provider sends. */
+  query: TObject;
+  /** For the OpenAPI document, after the provider's title. */
+  summary: string;
+  description: string;
+  /** The text/plain body of a 200 when the query carries one of the tokens; null answers 403. */
+  answer(query: Readonly<Record<string, string | undefined>>, tokens: readonly string[]): string | null;
+  /** The query a secret check sends with one token, and the body that proves it matched. */
+  probe(token: string): { query: Record<string, string>; expect: string };
+}
+
 export interface WebhookProvider {
   name: ProviderName;
-  /** Headers to store with the event so that a replay can verify it again (lower case). */
+  /** The name as people write it (Stripe, WhatsApp), for messages and documents. */
+  title: string;
+  /** Signs (or authenticates) the requests of the provider's default account. */
+  secret: SecretVariable;
+  /** The integrations row behind /webhooks/{name} (webhook_providers.default_integration_id). */
+  defaultIntegrationId: string;
+  /**
+   * Headers carrying the signature (lower case, the signature first): stored with the event so
+   * that a replay can verify it again, and never logged.
+   */
   signedHeaders: readonly string[];
+  /**
+   * The signature covers the URL the provider called (Twilio). That URL must then come from
+   * CAREBOOK_PUBLIC_URL, never from the request's Host header, which the caller chooses.
+   */
+  signsUrl?: boolean;
   verify(request: RawWebhookRequest, options: VerifyOptions): Verification;
   /** Splits a verified request into events; throws MalformedWebhookError on a body it cannot read. */
   parse(request: RawWebhookRequest): ProviderEvent[];
-  /** Daily's test ping: answered 200 with no side effects. Checked BEFORE verify, since it may be unsigned. */
+  /** An endpoint test (Daily's ping): answered 200 with no side effects. Checked BEFORE verify, since it may be unsigned. */
   isTestPing?(request: RawWebhookRequest): boolean;
+  reply?: Reply;
+  handshake?: Handshake;
+  /**
+   * For the secret check after a rotation (`carebook check-secrets`): a request to `url` signed
+   * with `secret`, whose events no handler turns into an effect (the worker notes them ignored).
+   */
+  probe(secret: string, url: string): SignedProbe;
+  /** Event type → the handler of its business effect; other types are settled as ignored. */
+  handlers: Readonly<Record<string, Handler>>;
 }

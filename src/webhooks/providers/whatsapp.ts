@@ -2,11 +2,25 @@
 // the App Secret. Meta signs its own serialisation (unicode escaped as \uXXXX), so re-serialising
 // the parsed JSON would not match: only the bytes as received are hashed.
 // One POST batches many updates; each message and each status is its own event.
-import { anySecretMatches, headerValue, hmac, isPlainObject, readJsonObject } from './crypto.js';
+import { randomBytes } from 'node:crypto';
+import { Type } from 'typebox';
+import { whatsappInbound, whatsappStatus } from '../handlers/whatsapp.js';
 import {
+  anySecretMatches,
+  constantTimeEqual,
+  headerValue,
+  hmac,
+  isPlainObject,
+  probeId,
+  readJsonObject,
+  unixNow,
+} from './crypto.js';
+import {
+  type Handshake,
   MalformedWebhookError,
   type ProviderEvent,
   type RawWebhookRequest,
+  type SignedProbe,
   type Verification,
   type VerifyOptions,
   type WebhookProvider,
@@ -72,6 +86,9 @@ function eventsOfChange(value: Record<string, unknown>): ProviderEvent[] {
 
 function parse(request: RawWebhookRequest): ProviderEvent[] {
   const body = readJsonObject(request.body, 'WhatsApp');
+  // The same app secret signs Meta's other products (Instagram, Pages): only WhatsApp Business
+  // Account notifications are ours. Anything else is verified, answered 200 and left unstored.
+  if (body.object !== 'whatsapp_business_account') return [];
   if (!Array.isArray(body.entry)) throw new MalformedWebhookError('WhatsApp body has no entry list');
   const events: ProviderEvent[] = [];
   for (const entry of body.entry) {
@@ -85,9 +102,87 @@ function parse(request: RawWebhookRequest): ProviderEvent[] {
   return events;
 }
 
+/** A delivery status for a wamid Carebook never sent: the handler finds no such message. */
+function probe(secret: string): SignedProbe {
+  const body = JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '0',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { phone_number_id: '0' },
+              statuses: [
+                {
+                  id: `wamid.carebook-secret-check-${probeId()}`,
+                  status: 'delivered',
+                  timestamp: String(unixNow()),
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  return {
+    headers: {
+      'content-type': 'application/json',
+      [SIGNATURE_HEADER]: `sha256=${hmac('sha256', secret, body, 'hex')}`,
+    },
+    body,
+  };
+}
+
+/**
+ * Meta's subscription check: `GET …?hub.mode=subscribe&hub.verify_token=<t>&hub.challenge=<c>`,
+ * answered with the challenge when the token is ours. It stores nothing.
+ */
+const handshake: Handshake = {
+  token: {
+    name: 'WHATSAPP_VERIFY_TOKEN',
+    description:
+      'Token Meta sends in the subscription handshake (`GET /webhooks/whatsapp`); `_<NAME>` suffix matches `WHATSAPP_APP_SECRET_<NAME>`.',
+  },
+  query: Type.Object({
+    'hub.mode': Type.Optional(Type.String({ maxLength: 32, description: 'Meta sends `subscribe`.' })),
+    'hub.verify_token': Type.Optional(
+      Type.String({ maxLength: 1000, description: 'Compared with WHATSAPP_VERIFY_TOKEN[_<NAME>].' }),
+    ),
+    'hub.challenge': Type.Optional(Type.String({ maxLength: 1000, description: 'Echoed back on success.' })),
+  }),
+  summary: 'subscription handshake (answers hub.challenge)',
+  description: "Meta's check when a webhook is subscribed",
+  answer(query, tokens) {
+    const token = query['hub.verify_token'] ?? '';
+    const matches = tokens.some((candidate) => constantTimeEqual(candidate, token));
+    return query['hub.mode'] === 'subscribe' && matches ? (query['hub.challenge'] ?? '') : null;
+  },
+  probe(token) {
+    const challenge = String(randomBytes(4).readUInt32BE());
+    return {
+      query: { 'hub.mode': 'subscribe', 'hub.verify_token': token, 'hub.challenge': challenge },
+      expect: challenge,
+    };
+  },
+};
+
 export const whatsapp: WebhookProvider = {
   name: 'whatsapp',
+  title: 'WhatsApp',
+  secret: {
+    name: 'WHATSAPP_APP_SECRET',
+    description:
+      'Meta App Secret(s) for `X-Hub-Signature-256`; comma-separated during a rotation; `_<NAME>` suffix for further accounts.',
+  },
+  defaultIntegrationId: '00000000-0000-4000-8000-000000000003',
   signedHeaders: [SIGNATURE_HEADER],
   verify,
   parse,
+  handshake,
+  probe,
+  handlers: { 'message.status': whatsappStatus, 'message.inbound': whatsappInbound },
 };

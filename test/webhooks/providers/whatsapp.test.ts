@@ -25,7 +25,7 @@ describe('whatsapp', () => {
   });
 
   it('hashes the bytes as received: Meta’s escaped unicode is not re-serialised', () => {
-    const escaped = '{"entry":[],"text":"Jos\\u00e9 \\ud83d\\ude00"}';
+    const escaped = '{"object":"whatsapp_business_account","entry":[],"text":"Jos\\u00e9 \\ud83d\\ude00"}';
     const header = signWhatsApp(escaped, secret);
     expect(whatsapp.verify(post(header, escaped), options)).toEqual({ ok: true });
     expect(whatsapp.verify(post(header, JSON.stringify(JSON.parse(escaped))), options)).toEqual({
@@ -178,6 +178,7 @@ describe('whatsapp', () => {
   it('keeps a contacts-type message’s own contacts apart from the change’s', () => {
     const shared = [{ name: { formatted_name: 'Dr Lee' }, phones: [{ phone: '+15550001111' }] }];
     const payload = JSON.stringify({
+      object: 'whatsapp_business_account',
       entry: [
         {
           changes: [
@@ -203,31 +204,54 @@ describe('whatsapp', () => {
 
   it('gives zero events for an empty batch or fields it does not handle', () => {
     expect(whatsapp.parse(post('x', '{"object":"whatsapp_business_account","entry":[]}'))).toEqual([]);
-    expect(whatsapp.parse(post('x', '{"entry":[{"changes":[]}]}'))).toEqual([]);
+    expect(
+      whatsapp.parse(post('x', '{"object":"whatsapp_business_account","entry":[{"changes":[]}]}')),
+    ).toEqual([]);
     expect(
       whatsapp.parse(
         post(
           'x',
-          '{"entry":[{"changes":[{"field":"message_template_status_update","value":{"event":"APPROVED"}}]}]}',
+          '{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"message_template_status_update","value":{"event":"APPROVED"}}]}]}',
         ),
       ),
     ).toEqual([]);
     expect(
-      whatsapp.parse(post('x', '{"entry":[{"changes":[{"field":"messages","value":{"metadata":{}}}]}]}')),
+      whatsapp.parse(
+        post(
+          'x',
+          '{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"metadata":{}}}]}]}',
+        ),
+      ),
     ).toEqual([]);
     // Only the "messages" field is read, even when another field's value looks like one.
     const lookalike =
-      '{"entry":[{"changes":[{"field":"future_field","value":{"messages":[{"id":"wamid.F"}]}}]}]}';
+      '{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"future_field","value":{"messages":[{"id":"wamid.F"}]}}]}]}';
     expect(whatsapp.parse(post('x', lookalike))).toEqual([]);
+  });
+
+  it('gives zero events for another Meta product signed with the same app secret (object is not WhatsApp)', () => {
+    const message = { from: '15550199003', id: 'wamid.IG', type: 'text', text: { body: 'C' } };
+    const body = (object: string) =>
+      JSON.stringify({
+        object,
+        entry: [{ changes: [{ field: 'messages', value: { messages: [message] } }] }],
+      });
+    expect(whatsapp.parse(post('x', body('whatsapp_business_account')))).toHaveLength(1);
+    expect(whatsapp.parse(post('x', body('instagram')))).toEqual([]);
+    expect(whatsapp.parse(post('x', body('page')))).toEqual([]);
   });
 
   it('throws MalformedWebhookError on a body that is not JSON, lacks entry, or has an unidentifiable item', () => {
     expect(() => whatsapp.parse(post('x', 'not json'))).toThrow(MalformedWebhookError);
     expect(() => whatsapp.parse(post('x', '{"object":"whatsapp_business_account"}'))).toThrow(/entry/);
-    expect(() => whatsapp.parse(post('x', '{"entry":{}}'))).toThrow(MalformedWebhookError);
-    const noId = '{"entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}';
+    expect(() => whatsapp.parse(post('x', '{"object":"whatsapp_business_account","entry":{}}'))).toThrow(
+      MalformedWebhookError,
+    );
+    const noId =
+      '{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}';
     expect(() => whatsapp.parse(post('x', noId))).toThrow(/message has no id/);
-    const noStatus = '{"entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"wamid.X"}]}}]}]}';
+    const noStatus =
+      '{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"wamid.X"}]}}]}]}';
     expect(() => whatsapp.parse(post('x', noStatus))).toThrow(/status has no status/);
   });
 });

@@ -28,7 +28,7 @@ export async function runCallPipeline<I extends { ref: string }, R>(
   const queue: Queued<I>[] = [];
   let results: CallResult<I, R>[] = [];
   let active = 0;
-  /** A job claimed alone is running: whatever stopped the worker that had it must not take others. */
+  /** A job claimed alone is running or settling: whatever stopped the worker that had it must not take others. */
   let aloneRunning = false;
   let claiming: Promise<number> | null = null;
   let settling: Promise<unknown> = Promise.resolve();
@@ -65,8 +65,13 @@ export async function runCallPipeline<I extends { ref: string }, R>(
       results.push(result);
       active -= 1;
       if (next.alone) {
-        aloneRunning = false;
-        flush(); // its outcome is recorded before anything else runs
+        // Its outcome is committed before anything else runs: a claim made while its settle waits
+        // could take it again (its lease may have run out during the call) and count an attempt.
+        flush();
+        void settling.then(() => {
+          aloneRunning = false;
+          laneFree.wake();
+        });
       }
       // Settle a full batch's worth, or whatever is left when the queue has run dry.
       if (results.length >= kind.settings.batchSize || (queue.length === 0 && active === 0)) flush();

@@ -122,7 +122,9 @@ describe('queue workers that die', () => {
     const ids = await addCalls(db.pool, 'test.calls', 9);
     const [poison] = await addCalls(db.pool, 'test.calls', 1, 'poison');
     const deaths = await workUntil(
-      { QUEUE_MODE: 'claim_call_settle', QUEUE_BATCH: '10', QUEUE_LEASE: '1' },
+      // A lease of 2 s: long enough for a call and its settle on a loaded machine (a batch-mate
+      // whose lease runs out during its call is claimed again, and that counts an attempt).
+      { QUEUE_MODE: 'claim_call_settle', QUEUE_BATCH: '10', QUEUE_LEASE: '2' },
       async () => (await count(`SELECT count(*)::int AS n FROM queue_jobs WHERE dead_at IS NULL`)) === 0,
     );
     expect(deaths).toBe(MAX_ATTEMPTS);
@@ -153,7 +155,8 @@ describe('queue workers that die', () => {
       QUEUE_MODE: 'claim_call_settle',
       QUEUE_BATCH: '10',
       QUEUE_CONCURRENCY: '2',
-      QUEUE_LEASE: '2',
+      // Jobs wait in the worker's local queue before their call; 4 s covers that on a loaded machine.
+      QUEUE_LEASE: '4',
     };
     const first = child(env);
     await until(

@@ -62,11 +62,31 @@ async function waitFor<T>(
   }
 }
 
-async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+/** Polls `url` until it answers 2xx; fails at once if `child` exits first. Each request gets 5 s. */
+async function waitReady(child: ChildProcess, what: string, url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+    const ok = await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** SIGTERM, then SIGKILL after 30 s: a child that hangs in its shutdown fails the run instead of stalling it. */
+async function stop(child: ChildProcess): Promise<number | string | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   child.kill('SIGTERM');
-  return exited;
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return exited.finally(() => clearTimeout(killer));
 }
 
 async function main(): Promise<number> {
@@ -135,12 +155,11 @@ async function main(): Promise<number> {
       CAREBOOK_WORKER_METRICS_PORT: String(workerPort),
       CAREBOOK_WEBHOOK_MAX_ATTEMPTS: '2',
     };
-    children.push(start(['serve'], env), start(['worker'], workerEnv));
-    await waitFor('carebook serve /readyz', async () => (await fetch(`${base}/readyz`)).ok);
-    await waitFor(
-      'carebook worker /healthz',
-      async () => (await fetch(`http://127.0.0.1:${workerPort}/healthz`)).ok,
-    );
+    const serve = start(['serve'], env);
+    const worker = start(['worker'], workerEnv);
+    children.push(serve, worker);
+    await waitReady(serve, 'carebook serve', `${base}/readyz`);
+    await waitReady(worker, 'carebook worker', `http://127.0.0.1:${workerPort}/healthz`);
 
     const admin = await signToken(secret, { sub: 'acceptance-admin', role: 'platform_admin' });
     const api: Api = { base, secrets, db, admin, secret };

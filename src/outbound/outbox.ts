@@ -73,6 +73,11 @@ export interface Delivery {
   room: { status: string | null; name: string | null };
   /** The payment's PaymentIntent creation row: its status. */
   paymentCreateStatus: string | null;
+  /**
+   * Messages only, when the outcome is unknown: the provider ids the patient's other message rows
+   * recorded. A lookup must not take one of them for this row's (two rows can say the same thing).
+   */
+  recordedRefs: string[];
 }
 
 /** What a delivery did. `payload` is merged into the row's (what the effect needs to be recognised). */
@@ -190,6 +195,7 @@ function deliveryOf(row: DeliveryRow): Delivery {
           },
     room: { status: row.room_status, name: row.room_ref },
     paymentCreateStatus: row.payment_create_status,
+    recordedRefs: [],
   };
 }
 
@@ -227,6 +233,21 @@ async function markUnknownOutcomes(sql: Sql, deliveries: Delivery[], jobs: reado
   ]);
 }
 
+/** Fills `recordedRefs` of the deliveries about to be looked up. */
+async function loadRecordedRefs(sql: Sql, deliveries: Delivery[]): Promise<void> {
+  const lookups = deliveries.filter((d) => d.status === 'needs_reconcile' && d.providerRef === null);
+  if (lookups.length === 0) return;
+  const result = await sql.query<{ patient_id: string; refs: string[] }>(
+    `SELECT a.patient_id, array_agg(o.provider_ref) AS refs
+       FROM appointments a JOIN outbox o ON o.appointment_id = a.id
+      WHERE a.patient_id = ANY ($1::uuid[]) AND o.kind = 'message' AND o.provider_ref IS NOT NULL
+      GROUP BY a.patient_id`,
+    [[...new Set(lookups.map((d) => d.patient.id))]],
+  );
+  const byPatient = new Map(result.rows.map((row) => [row.patient_id, row.refs]));
+  for (const delivery of lookups) delivery.recordedRefs = byPatient.get(delivery.patient.id) ?? [];
+}
+
 /** The next status of a row whose attempt failed (fail_outbox). */
 function failedStatus(status: 'failed' | 'dead_letter', thrown: unknown): string {
   if (status === 'dead_letter') return 'failed';
@@ -257,7 +278,10 @@ export function outboxKind(
         jobs.map((job) => job.ref),
       ]);
       const deliveries = result.rows.map(deliveryOf);
-      if (reconciles) await markUnknownOutcomes(sql, deliveries, jobs);
+      if (reconciles) {
+        await markUnknownOutcomes(sql, deliveries, jobs);
+        await loadRecordedRefs(sql, deliveries);
+      }
       const frozen = deliveries.flatMap((delivery) => {
         const values = performer.freeze?.(delivery) ?? null;
         if (values === null) return [];

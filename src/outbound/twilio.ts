@@ -56,12 +56,15 @@ function smsSender(client: TwilioClient, context: OutboundContext): MessageSende
     },
     async reconcile(delivery) {
       const since = new Date(delivery.firstAttemptAt.getTime() - SKEW_MS);
-      const [found] = await client.findMessages(
+      const candidates = await client.findMessages(
         String(delivery.payload.to),
         String(delivery.payload.body),
         since,
       );
-      return found?.sid ?? null;
+      // The same text to the same number may be another row's message (a visit moved A → B → A
+      // says "moved to A" twice): one that row recorded is not this row's.
+      const recorded = new Set(delivery.recordedRefs);
+      return candidates.find((message) => !recorded.has(message.sid))?.sid ?? null;
     },
   };
 }

@@ -5,6 +5,8 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Fakes, startFakes } from '../../src/dev/fakes/index.js';
 import { type SmsRequest, TwilioClient } from '../../src/outbound/clients/twilio.js';
+import type { Delivery } from '../../src/outbound/outbox.js';
+import { twilioOutbound } from '../../src/outbound/twilio.js';
 import { failure, rendered } from '../helpers/outbound.js';
 
 const ACCOUNT = { accountSid: `AC${'a'.repeat(32)}`, authToken: 'test_auth_token_0123456789abcdef' };
@@ -147,6 +149,29 @@ describe('ambiguous sends and the reconcile lookup', () => {
     expect(await twilio.findMessages(to, oldest.body, since)).toHaveLength(1);
     expect(fakes.twilio.requests('GET /2010-04-01/Accounts/:accountSid/Messages.json')).toBe(listings + 2);
     expect(await twilio.findMessages(to, oldest.body, new Date(Date.now() + 5000))).toEqual([]);
+  });
+
+  it('the sender’s lookup does not take a message another row recorded for its own', async () => {
+    const sender = twilioOutbound.sender?.(
+      { ...ACCOUNT, sender: { messagingServiceSid: SERVICE }, apiBase: fakes.urls.twilio, timeoutMs: 10_000 },
+      { publicUrl: null },
+    );
+    if (sender === undefined) throw new Error('twilioOutbound has no sender');
+    // Two rows with the same text to the same number (a visit moved A → B → A says "moved to A"
+    // twice). The first was sent and recorded; the second's worker died before it sent anything.
+    // Only the fields the lookup reads: the rest of a Delivery does not take part.
+    const to = phone();
+    const row = (recordedRefs: string[]) =>
+      ({
+        payload: { to, body: 'Clinic: your visit has moved to Tue 8 Dec, 14:30.' },
+        firstAttemptAt: new Date(),
+        recordedRefs,
+      }) as unknown as Delivery;
+    const first = row([]);
+    const sid = await sender.send(first, AbortSignal.timeout(10_000));
+    expect(await sender.reconcile(row([sid]), AbortSignal.timeout(10_000))).toBeNull();
+    // Without the record, the lookup would have taken the first row's message.
+    expect(await sender.reconcile(row([]), AbortSignal.timeout(10_000))).toBe(sid);
   });
 });
 

@@ -54,6 +54,7 @@ export interface FaultBed {
 }
 
 const LIVE = `o.status IN ('pending', 'in_flight', 'needs_reconcile')`;
+const LIVE_EVENTS = `status IN ('pending', 'failed')`;
 
 /**
  * The child script bundled once per test process (its packages left to node_modules): a worker
@@ -158,16 +159,25 @@ export async function startFaultBed(): Promise<FaultBed> {
         `UPDATE queue_jobs SET run_at = now(), locked_until = CASE WHEN locked_by IS NULL THEN NULL ELSE now() END
           WHERE dead_at IS NULL AND run_at > now()`,
       );
+      // Webhook events too: a payment's event retried after a crash stages the effects it causes
+      // (a refund when the hold expired meanwhile); the verdict must not be read before it runs.
+      await db.pool.query(
+        `UPDATE webhook_events SET next_attempt_at = now() WHERE ${LIVE_EVENTS} AND next_attempt_at > now()`,
+      );
       await reportWhatsAppStatuses();
       const claimed = await worker.drain();
-      const live = await sql<{ n: number }>(db.pool, `SELECT count(*)::int AS n FROM outbox o WHERE ${LIVE}`);
+      const live = await sql<{ n: number }>(
+        db.pool,
+        `SELECT ((SELECT count(*) FROM outbox o WHERE ${LIVE}) + (SELECT count(*) FROM webhook_events WHERE ${LIVE_EVENTS}))::int AS n`,
+      );
       if (claimed === 0 && live[0]!.n === 0) return;
       // Nothing claimable yet (a kind's rate window is full): let the window move on.
       if (claimed === 0) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const stuck = await sql(
       db.pool,
-      `SELECT o.kind, o.purpose, o.status, o.attempts, o.last_error FROM outbox o WHERE ${LIVE}`,
+      `SELECT o.kind, o.purpose, o.status, o.attempts, o.last_error FROM outbox o WHERE ${LIVE}
+       UNION ALL SELECT 'webhook', event_type, status, attempts, error FROM webhook_events WHERE ${LIVE_EVENTS}`,
     );
     throw new Error(`the outbox did not come to rest: ${JSON.stringify(stuck)}`);
   }

@@ -115,7 +115,10 @@ function offsetText(offsetMs: number): string {
 }
 
 /** An instant as local time with offset, and whether it is the second pass of a repeated time. */
-function localTime(ms: number, day: LocalDay, timezone: string): { text: string; occurrence: number } {
+function localTime(exactMs: number, day: LocalDay, timezone: string): { text: string; occurrence: number } {
+  // PostgreSQL keeps microseconds, so a slot's epoch milliseconds can have a fraction, which
+  // Temporal refuses (RangeError): local times are shown to the millisecond, as starts_at is.
+  const ms = Math.floor(exactMs);
   if (day.offset !== null && ms >= day.start && ms < day.end) {
     // The fast path: a steady day is the instant shifted by its one offset, whose text is made
     // once per day (formatting it on every call was about 0.4 of the 2 µs a call took).

@@ -758,7 +758,7 @@ grant EXECUTE on function public.replay_webhook_events(p_ids uuid[], p_reason te
 grant EXECUTE on function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) to PUBLIC
 grant EXECUTE on function public.reschedule_appointment(p_appointment_id uuid, p_new_slot_id uuid, p_requested_by text, p_idempotency_key text) to carebook_app
 grant EXECUTE on function public.settle_outbox(p_ids uuid[], p_statuses text[], p_refs text[], p_notes text[], p_payloads jsonb[]) to carebook_worker
-grant EXECUTE on function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) to carebook_worker
+grant EXECUTE on function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision, p_done_tids tid[]) to carebook_worker
 grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_admin
 grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_app
 grant EXECUTE on function public.slot_buffer_conflict(p_slot appointment_slots) to carebook_readonly
@@ -1881,9 +1881,9 @@ function public.claim_queue_jobs(p_kind text, p_worker text, p_limit integer, p_
       RETURNING j.id, j.ref, j.attempts, b.buried, v_alone;
   END
   $function$
-function public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision) -- In the handling transaction: recovers batches that did not commit, then locks up to p_limit new events (or one due for retry) under a new batch id. SKIP LOCKED: workers never wait on each other.
+function public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision) -- In the handling transaction: recovers batches that did not commit, then locks up to p_limit new events (or one due for retry) under a new batch id, with the row id (ctid) the settle finds each by. SKIP LOCKED: workers never wait on each other.
   CREATE OR REPLACE FUNCTION public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision)
-   RETURNS TABLE(batch bigint, id uuid, webhook_id uuid, provider text, event_type text, event_id text, payload jsonb, attempts integer)
+   RETURNS TABLE(batch bigint, id uuid, webhook_id uuid, provider text, event_type text, event_id text, payload jsonb, attempts integer, row_tid tid)
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
   AS $function$
@@ -1895,16 +1895,16 @@ function public.claim_webhook_events(p_limit integer, p_retry_first boolean, p_m
     -- An event that failed before (an error, or a crash) is retried alone: whatever made it fail
     -- cannot take a batch down with it. The caller alternates p_retry_first, so neither starves.
     IF p_retry_first THEN
-      RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+      RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts, e.ctid
         FROM webhook_events e WHERE e.status = 'failed' AND e.next_attempt_at <= now()
        ORDER BY e.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED;
       IF FOUND THEN RETURN; END IF;
     END IF;
-    RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+    RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts, e.ctid
       FROM webhook_events e WHERE e.status = 'pending' AND e.next_attempt_at <= now()
      ORDER BY e.next_attempt_at LIMIT p_limit FOR UPDATE SKIP LOCKED;
     IF FOUND OR p_retry_first THEN RETURN; END IF;
-    RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts
+    RETURN QUERY SELECT v_batch, e.id, e.webhook_id, e.provider, e.event_type, e.event_id, e.payload, e.attempts, e.ctid
       FROM webhook_events e WHERE e.status = 'failed' AND e.next_attempt_at <= now()
      ORDER BY e.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED;
   END
@@ -2632,8 +2632,8 @@ function public.settle_outbox(p_ids uuid[], p_statuses text[], p_refs text[], p_
     ON CONFLICT (provider, provider_message_id) DO UPDATE SET outbox_id = excluded.outbox_id;
   END
   $function$
-function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision) -- In the handling transaction, after the handlers: marks the batch's handled events success (with notes) or failed/dead_letter, counts them in queue_throughput, and removes the batch record. Unhandled events are left as they were.
-  CREATE OR REPLACE FUNCTION public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision)
+function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision, p_done_tids tid[]) -- In the handling transaction, after the handlers: marks the batch's handled events success (with notes; found by the claim's row ids, by id when a row moved) or failed/dead_letter, counts them in queue_throughput, and removes the batch record. Unhandled events are left as they were.
+  CREATE OR REPLACE FUNCTION public.settle_webhook_events(p_batch bigint, p_worker text, p_shard text, p_done uuid[], p_notes text[], p_failed uuid[], p_errors text[], p_permanent boolean[], p_max_attempts integer, p_base_seconds double precision, p_cap_seconds double precision, p_jitter double precision, p_done_tids tid[] DEFAULT NULL::tid[])
    RETURNS TABLE(id uuid, status text)
    LANGUAGE plpgsql
    SET search_path TO 'pg_catalog', 'public'
@@ -2641,20 +2641,35 @@ function public.settle_webhook_events(p_batch bigint, p_worker text, p_shard tex
   #variable_conflict use_column
   DECLARE
     v_done text[];
+    v_moved text[];
     v_failed_ids uuid[];
     v_failed_statuses text[];
     v_failed text[];
   BEGIN
     DELETE FROM queue_batches b WHERE b.id = p_batch;
+    -- By row id (a TID scan), checked against the event's id; a row this transaction moved, or a
+    -- caller without row ids, does not match and is settled by id below.
     WITH done AS (
       UPDATE webhook_events e
          SET status = 'success', attempts = e.attempts + 1, last_attempt_at = now(), processed_at = now(),
              processed_by = p_worker, note = n.note, error = NULL
-        FROM unnest(p_done, p_notes) AS n(id, note)
-       WHERE e.id = n.id
+        FROM unnest(p_done, p_notes, p_done_tids) AS n(id, note, tid)
+       WHERE e.ctid = n.tid AND e.id = n.id
       RETURNING e.provider
     )
     SELECT array_agg(d.provider) INTO v_done FROM done d;
+    IF coalesce(cardinality(v_done), 0) < cardinality(p_done) THEN
+      WITH done AS (
+        UPDATE webhook_events e
+           SET status = 'success', attempts = e.attempts + 1, last_attempt_at = now(), processed_at = now(),
+               processed_by = p_worker, note = n.note, error = NULL
+          FROM unnest(p_done, p_notes) AS n(id, note)
+         WHERE e.id = n.id AND e.status <> 'success'
+        RETURNING e.provider
+      )
+      SELECT array_agg(d.provider) INTO v_moved FROM done d;
+      v_done := coalesce(v_done, '{}') || coalesce(v_moved, '{}');
+    END IF;
     -- A failure waits out its backoff, or becomes a dead letter past the budget (or when permanent).
     WITH failed AS (
       UPDATE webhook_events e

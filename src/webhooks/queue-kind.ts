@@ -32,6 +32,7 @@ interface ClaimedRow {
   event_id: string;
   payload: Record<string, unknown>;
   attempts: number;
+  row_tid: string;
 }
 
 /** `reminderOffsetsSeconds`: a payment that confirms a booking stages its reminders at these. */
@@ -49,7 +50,7 @@ export function webhookKind(
     wake: { channel: WEBHOOK_CHANNEL },
     async claim(sql: Sql, { limit, retryFirst }) {
       const result = await sql.query<ClaimedRow>(
-        `SELECT batch::text, id, webhook_id, provider, event_type, event_id, payload, attempts
+        `SELECT batch::text, id, webhook_id, provider, event_type, event_id, payload, attempts, row_tid
            FROM claim_webhook_events($1, $2, $3, $4, $5)`,
         [limit, retryFirst, settings.maxAttempts, BACKOFF.baseSeconds, BACKOFF.capSeconds],
       );
@@ -63,6 +64,7 @@ export function webhookKind(
           eventId: row.event_id,
           payload: row.payload,
           attempts: row.attempts,
+          rowTid: row.row_tid,
         })),
       };
     },
@@ -72,7 +74,7 @@ export function webhookKind(
     async settle(sql, { batch, worker, shard, done, failed, jitter }) {
       const result = await sql.query<{ id: string; status: Outcome }>(
         `SELECT id, status FROM settle_webhook_events($1, $2, $3, $4::uuid[], $5::text[], $6::uuid[], $7::text[],
-                                                      $8::boolean[], $9, $10, $11, $12)`,
+                                                      $8::boolean[], $9, $10, $11, $12, $13::tid[])`,
         [
           batch,
           worker,
@@ -86,6 +88,7 @@ export function webhookKind(
           BACKOFF.baseSeconds,
           BACKOFF.capSeconds,
           jitter,
+          done.map(({ item }) => item.rowTid),
         ],
       );
       return new Map(result.rows.map((row) => [row.id, row.status]));

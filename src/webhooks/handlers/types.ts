@@ -12,6 +12,8 @@ export interface ClaimedEvent {
   eventId: string;
   payload: Record<string, unknown>;
   attempts: number;
+  /** The row id (ctid) the claim locked: the settle finds the row by it, without an index probe. */
+  rowTid: string;
 }
 
 export type Handler = (client: Sql, event: ClaimedEvent) => Promise<string>;

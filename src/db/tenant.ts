@@ -216,9 +216,26 @@ export async function withTenant<T>(
   const { client, release } = await borrow(pool);
   let broken = false;
   try {
-    await client.query('BEGIN');
-    await client.query(`SELECT * FROM ${enter.sql}`, enter.values);
-    const result = await fn(client);
+    const text = `SELECT * FROM ${enter.sql}`;
+    // Named where the pool allows it (as queryInContext): parsed and planned once per connection.
+    const name = usesNamedStatements(pool) ? statementName(text) : undefined;
+    let result: T;
+    if (client.pipeline) {
+      // BEGIN, the context and fn's first statement leave together: one round trip, not three.
+      const entered = Promise.all([
+        client.query('BEGIN'),
+        client.query({ name, text, values: enter.values }),
+      ]);
+      const [begun, done] = await Promise.allSettled([entered, fn(client)]);
+      // A failed context is the cause; fn's statements then failed only because of it.
+      if (begun.status === 'rejected') throw begun.reason;
+      if (done.status === 'rejected') throw done.reason;
+      result = done.value;
+    } else {
+      await client.query('BEGIN');
+      await client.query({ name, text, values: enter.values });
+      result = await fn(client);
+    }
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -201,10 +201,21 @@ export async function queryInContext<R extends QueryResultRow>(
   }
 }
 
+/** The COMMIT of a transaction in which a statement had failed: nothing of it was kept. */
+export class TransactionRolledBackError extends Error {
+  override name = 'TransactionRolledBackError';
+  constructor() {
+    super('the transaction was rolled back at COMMIT: one of its statements had failed');
+  }
+}
+
 /**
  * Runs fn in one transaction as the context's role, with its settings and `extra` ones
  * (set_config(…, true) lasts until the transaction ends). Commits when fn resolves, rolls back
- * when it throws (and rethrows). A connection whose rollback fails is discarded.
+ * when it throws (and rethrows). A connection whose rollback fails is discarded. On a pipelined
+ * connection fn may leave its last statement unawaited, so that the COMMIT follows it in the same
+ * round trip; if that statement fails, this throws TransactionRolledBackError and the statement's
+ * own promise holds the cause.
  */
 export async function withTenant<T>(
   pool: Pool,
@@ -236,7 +247,9 @@ export async function withTenant<T>(
       await client.query({ name, text, values: enter.values });
       result = await fn(client);
     }
-    await client.query('COMMIT');
+    // A statement that failed after fn stopped waiting for it (one sent ahead of the COMMIT, on a
+    // pipelined connection) turns the COMMIT into a rollback, which the server answers without an error.
+    if ((await client.query('COMMIT')).command !== 'COMMIT') throw new TransactionRolledBackError();
     return result;
   } catch (error) {
     broken = isDatabaseUnavailable(error);

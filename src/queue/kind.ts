@@ -93,6 +93,13 @@ export interface InTransactionSettlement<I> {
   jitter: number | null;
 }
 
+export interface SettleStatement {
+  text: string;
+  values: unknown[];
+  /** The new status of each failed item, read from the statement's rows. */
+  statuses(rows: Array<Record<string, unknown>>): Map<string, Outcome>;
+}
+
 export interface InTransactionKind<I extends QueueItem = QueueItem> extends KindBase {
   mode: 'in_transaction';
   /**
@@ -103,8 +110,12 @@ export interface InTransactionKind<I extends QueueItem = QueueItem> extends Kind
   claim(sql: Sql, request: { limit: number; retryFirst: boolean }): Promise<{ batch: string; items: I[] }>;
   /** The item's handler, or a note when there is nothing to do (no SQL runs, no savepoint). */
   handlerFor(item: I): ItemHandler<I> | string;
-  /** Settles handled items in the batch's transaction; returns the new status of each failure. */
-  settle(sql: Sql, settlement: InTransactionSettlement<I>): Promise<Map<string, Outcome>>;
+  /**
+   * The one statement that settles the handled items in the batch's transaction. One, because on
+   * a pipelined connection the COMMIT is sent right behind it: a second statement would run after
+   * the commit.
+   */
+  settle(settlement: InTransactionSettlement<I>): SettleStatement;
   /** Called after commit for every settled item. */
   observe?(item: I, outcome: Outcome): void;
 }

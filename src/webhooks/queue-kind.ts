@@ -71,11 +71,11 @@ export function webhookKind(
     handlerFor(event) {
       return handlerFor(event) ?? `ignored: no handler for ${event.eventType}`;
     },
-    async settle(sql, { batch, worker, shard, done, failed, jitter }) {
-      const result = await sql.query<{ id: string; status: Outcome }>(
-        `SELECT id, status FROM settle_webhook_events($1, $2, $3, $4::uuid[], $5::text[], $6::uuid[], $7::text[],
+    settle({ batch, worker, shard, done, failed, jitter }) {
+      return {
+        text: `SELECT id, status FROM settle_webhook_events($1, $2, $3, $4::uuid[], $5::text[], $6::uuid[], $7::text[],
                                                       $8::boolean[], $9, $10, $11, $12, $13::tid[])`,
-        [
+        values: [
           batch,
           worker,
           shard,
@@ -90,8 +90,8 @@ export function webhookKind(
           jitter,
           done.map(({ item }) => item.rowTid),
         ],
-      );
-      return new Map(result.rows.map((row) => [row.id, row.status]));
+        statuses: (rows) => new Map(rows.map((row) => [String(row.id), row.status as Outcome])),
+      };
     },
     observe(event, outcome) {
       metrics.webhookProcessed.inc({ provider: event.provider, outcome });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { withTenant } from '../../src/db/tenant.js';
+import { TransactionRolledBackError, withTenant } from '../../src/db/tenant.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 describe('withTenant, pipelined', () => {
@@ -72,4 +72,25 @@ describe('withTenant, pipelined', () => {
       expect(plain.rows).toEqual([{ n: 1 }]);
     });
   }
+});
+
+describe('withTenant, a transaction whose statement failed', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db?.drop());
+
+  it('is reported as rolled back, not as committed, when fn swallowed the failure', async () => {
+    const worker = { dbRole: 'carebook_worker', appRole: 'service', userId: 'rollback-test' } as const;
+    const failure = await withTenant(db.pool, worker, async (tx) => {
+      // Sent and left unawaited, as a pipelined last statement is; it fails inside the transaction.
+      tx.query('SELECT 1 / 0').catch(() => {});
+    }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TransactionRolledBackError);
+    const swallowed = await withTenant(db.pool, worker, async (tx) => {
+      await tx.query('SELECT 1 / 0').catch(() => 'ignored');
+    }).catch((error: unknown) => error);
+    expect(swallowed).toBeInstanceOf(TransactionRolledBackError);
+  });
 });

@@ -6,7 +6,7 @@
 //    concurrency); same payload, loops and connection budget. Carebook in two variants: a no-op
 //    handler (runs no SQL, returns a note; the batch is recorded first — the headline, graphile's
 //    no-op task's counterpart) and an ignored type (no handler, no batch record); loops 2 and 4 ×
-//    batch 100/250/500, and two instances × 2 loops at the fastest batch.
+//    batch 100/250/500/1,000, and two instances × 2 loops at the fastest batch.
 //    Target (DESIGN.md): ≥ 1.5× graphile-worker's batched best, at the same loop count and fastest
 //    against fastest; 2× the goal. CPU µs per item (Node, PostgreSQL backends, machine) beside it.
 // 2. Claim–call–settle drain: N records of a wide table (bench_calls, like the outbox) with a job

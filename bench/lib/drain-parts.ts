@@ -34,20 +34,24 @@ export interface DrainSettings {
 const POOL_MAX = 10;
 
 const IN_TRANSACTION_LOOPS = [2, 4] as const;
-const IN_TRANSACTION_BATCHES = [100, 250, 500] as const;
+const IN_TRANSACTION_BATCHES = [100, 250, 500, 1000] as const;
 const VARIANT_LABELS = { handler: 'no-op handler', ignored: 'ignored type' } as const;
 /**
  * A local queue of concurrency + 1 (its docs' starting point) up to 500 (the size of its own
- * published performance run), completions batched immediately (0 ms, as in that run) and, at the
- * largest queue, over 10 ms.
+ * published performance run) and 1,000 (Carebook's largest batch), completions batched
+ * immediately (0 ms, as in that run) and, at the two largest queues, over 10 ms.
  */
 const graphileTrials = (concurrency: number): GraphileSettings[] => [
-  ...[concurrency + 1, 50, 200, 500].map((localQueueSize) => ({
+  ...[concurrency + 1, 50, 200, 500, 1000].map((localQueueSize) => ({
     localQueueSize,
     completeJobBatchDelay: 0,
     failJobBatchDelay: 0,
   })),
-  { localQueueSize: 500, completeJobBatchDelay: 10, failJobBatchDelay: 10 },
+  ...[500, 1000].map((localQueueSize) => ({
+    localQueueSize,
+    completeJobBatchDelay: 10,
+    failJobBatchDelay: 10,
+  })),
 ];
 
 /**

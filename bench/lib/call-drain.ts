@@ -116,7 +116,11 @@ export async function drainCarebookCalls(options: CallDrainOptions): Promise<Dra
   const { admin, jobs, endpoint } = options;
   await loadCalls(admin, jobs);
   endpoint.calls.fill(0);
-  const pool = createPool(options.databaseUrl, { max: options.poolMax, applicationName: POOL_NAME });
+  const pool = createPool(options.databaseUrl, {
+    max: options.poolMax,
+    applicationName: POOL_NAME,
+    pipeline: true,
+  });
   const sent = new Countdown(jobs);
   const logged: string[] = [];
   const settings: KindSettings = {

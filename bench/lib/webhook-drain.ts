@@ -119,7 +119,7 @@ export async function drainCarebook(options: CarebookDrainOptions): Promise<Drai
   const perInstance = Math.max(2, Math.floor(options.poolMax / options.instances));
   const names = Array.from({ length: options.instances }, (_, i) => `carebook-worker-bench-${i}`);
   const pools = names.map((applicationName) =>
-    createPool(options.databaseUrl, { max: perInstance, applicationName }),
+    createPool(options.databaseUrl, { max: perInstance, applicationName, pipeline: true }),
   );
   const metrics = createMetrics();
   const settled = new Countdown(events);

@@ -47,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
     // two more for the sweeper, the gauges and housekeeping. Connections open only when used.
     max: (config.worker.concurrency + OUTBOX_KINDS.length) * 2 + 2,
     logger,
+    pipeline: true,
   }).catch(async (error: unknown) => {
     await database.close();
     throw error;

@@ -28,6 +28,13 @@ export interface PoolOptions {
   namedStatements?: boolean;
   /** Client-side bound on one query, in ms: the only bound against a black-holed network. */
   queryTimeoutMs?: number;
+  /**
+   * node-postgres's pipeline mode: a transaction's statements leave without waiting for the one
+   * before (withTenant sends BEGIN, the context and the first statement together; a queue batch
+   * its settle and the COMMIT). For the worker's loops, where each round trip is on the path of
+   * every batch. Only with named statements: a transaction pooler gets one statement at a time.
+   */
+  pipeline?: boolean;
 }
 
 const namedStatementPools = new WeakSet<pg.Pool>();
@@ -41,9 +48,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     connectionTimeoutMillis: 5_000,
     query_timeout: options.queryTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
-    // Statements sent without waiting for the one before (withTenant's BEGIN and context):
-    // one round trip instead of several. Not through a transaction pooler, as named statements.
-    pipeline: options.namedStatements ?? true,
+    pipeline: (options.pipeline ?? false) && (options.namedStatements ?? true),
   });
   if (options.namedStatements ?? true) namedStatementPools.add(pool);
   // Without this listener a backend killed while its client sits idle crashes the process.

@@ -23,6 +23,8 @@ export interface ServiceDatabaseOptions {
   development?: boolean;
   /** A replica for read-only listings; its own pooling is detected like the primary's. */
   readUrl?: string | null;
+  /** The primary's pool pipelines transactions (createPool's `pipeline`; the worker's). */
+  pipeline?: boolean;
 }
 
 export async function connectServiceDatabase(
@@ -52,6 +54,7 @@ export async function connectServiceDatabase(
     logger: options.logger,
     applicationName: options.applicationName,
     namedStatements: pooling === 'session',
+    pipeline: options.pipeline ?? false,
   });
   if (!options.readUrl) return { pool, pooling, listenUrl };
   const readPool = createPool(options.readUrl, {

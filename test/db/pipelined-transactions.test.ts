@@ -1,6 +1,6 @@
-// withTenant on a pool that connects directly sends BEGIN, the tenant context and the
-// transaction's first statement together (node-postgres pipeline mode); behind a transaction
-// pooler it sends one statement at a time. Either way, a context the server refuses is the error
+// withTenant on a pipelined pool (the worker's) that connects directly sends BEGIN, the tenant
+// context and the transaction's first statement together (node-postgres pipeline mode); behind a
+// transaction pooler the same pool sends one statement at a time. Either way, a context the server refuses is the error
 // the caller sees, and the connection is fit for the next transaction.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -31,7 +31,7 @@ describe('withTenant, pipelined', () => {
       url.username = user;
       url.password = password;
     }
-    const pool = createPool(url.toString(), { max: 1, namedStatements });
+    const pool = createPool(url.toString(), { max: 1, namedStatements, pipeline: true });
     pools.push(pool);
     return pool;
   };
@@ -83,14 +83,17 @@ describe('withTenant, a transaction whose statement failed', () => {
 
   it('is reported as rolled back, not as committed, when fn swallowed the failure', async () => {
     const worker = { dbRole: 'carebook_worker', appRole: 'service', userId: 'rollback-test' } as const;
-    const failure = await withTenant(db.pool, worker, async (tx) => {
+    const pool = createPool(db.url, { max: 1, pipeline: true });
+    const failure = await withTenant(pool, worker, async (tx) => {
       // Sent and left unawaited, as a pipelined last statement is; it fails inside the transaction.
       tx.query('SELECT 1 / 0').catch(() => {});
     }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(TransactionRolledBackError);
+    // Any pool: a statement error swallowed by fn rolled the transaction back all the same.
     const swallowed = await withTenant(db.pool, worker, async (tx) => {
       await tx.query('SELECT 1 / 0').catch(() => 'ignored');
     }).catch((error: unknown) => error);
     expect(swallowed).toBeInstanceOf(TransactionRolledBackError);
+    await pool.end();
   });
 });

@@ -25,7 +25,7 @@ const kinds = [
   webhookKind(config.worker, metrics, config.outbound.reminderOffsetsSeconds),
   ...outboxQueueKinds(config.outbound, { publicUrl: config.webhooks.publicUrl }, lease).kinds,
 ];
-const pool = createPool(env('DATABASE_URL'), { max: kinds.length * 2 + 2 });
+const pool = createPool(env('DATABASE_URL'), { max: kinds.length * 2 + 2, pipeline: true });
 const worker = new QueueWorker({
   pool,
   listenUrl: null,

@@ -44,7 +44,7 @@ if (env('QUEUE_MODE') === 'in_transaction') {
     call: (item, job, signal) => (item.behaviour === 'poison' ? die() : calls.call(item, job, signal)),
   };
 }
-const pool = createPool(env('DATABASE_URL'), { max: settings.concurrency * 2 + 2 });
+const pool = createPool(env('DATABASE_URL'), { max: settings.concurrency * 2 + 2, pipeline: true });
 const worker = new QueueWorker({
   pool,
   listenUrl: env('DATABASE_URL'),

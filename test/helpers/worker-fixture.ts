@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { bookAppointment } from '../../src/booking/service.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
 import { tenantContext } from '../../src/http/auth.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { QueueWorker } from '../../src/queue/worker.js';
@@ -18,6 +19,8 @@ export interface WorkerFixture {
   t: TestApp;
   clinic: ClinicFixture;
   config: Config;
+  /** The workers' pool: pipelined, as `carebook worker`'s. */
+  workerPool: Pool;
   /** A webhooks worker with deterministic backoff (full jitter fixed at 1), stopped after the file. */
   worker(overrides?: Partial<Config['worker']>, id?: string): QueueWorker;
   /** An event's state, with the backoff it was given (seconds from last attempt to next). */
@@ -46,18 +49,20 @@ export function useWorkerFixture(env: Record<string, string> = {}): WorkerFixtur
 
   beforeAll(async () => {
     f.db = await createTestDatabase();
+    f.workerPool = createPool(f.db.url, { max: 20, pipeline: true });
     f.t = await buildTestApp(f.db, { ...WEBHOOK_ENV, ...env });
     f.clinic = await createClinic(f.db.pool, { patients: 3, phonePrefix: '+1555020' });
   });
   afterAll(async () => {
     await Promise.all(workers.map((worker) => worker.stop()));
+    await f.workerPool.end();
     await f.t.close();
     await f.db.drop();
   });
 
   f.worker = (overrides = {}, id) => {
     const created = new QueueWorker({
-      pool: f.db.pool,
+      pool: f.workerPool,
       listenUrl: f.db.url,
       logger: createLogger('silent'),
       metrics: f.t.metrics,

@@ -17,7 +17,7 @@ describe('in-transaction settle, pipelined with its COMMIT', () => {
   function workerWith(change: (kind: InTransactionKind<ClaimedEvent>) => InTransactionKind<ClaimedEvent>) {
     const kind = webhookKind(f.config.worker, f.t.metrics, f.config.outbound.reminderOffsetsSeconds);
     return new QueueWorker({
-      pool: f.db.pool,
+      pool: f.workerPool,
       listenUrl: null,
       logger: createLogger('silent'),
       metrics: f.t.metrics,
@@ -27,6 +27,9 @@ describe('in-transaction settle, pipelined with its COMMIT', () => {
   }
 
   it('a failing settle rolls back the handlers’ effects and the batch fails with its error', async () => {
+    const probe = await f.workerPool.connect();
+    expect(probe.pipeline).toBe(true); // the path under test: settle and COMMIT sent together
+    probe.release();
     await f.db.pool.query('CREATE TABLE test_effects (event_id text PRIMARY KEY)');
     await f.db.pool.query('GRANT SELECT, INSERT ON test_effects TO carebook_worker');
     for (const n of [1, 2, 3]) {

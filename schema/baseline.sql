@@ -284,7 +284,7 @@ column public.webhook_events.attempts integer not null default 0 -- Times a work
 column public.webhook_events.error text
 column public.webhook_events.event_id text not null -- Provider event id (Stripe evt_…, Twilio MessageSid[:status], WhatsApp wamid[:status], Daily id).
 column public.webhook_events.event_type text not null
-column public.webhook_events.id uuid not null default gen_random_uuid()
+column public.webhook_events.id uuid not null default uuid_v7()
 column public.webhook_events.idempotency_key text -- Correlates retries of one business effect across events, when the provider gives one.
 column public.webhook_events.last_attempt_at timestamp with time zone
 column public.webhook_events.locked_by text -- Retired by 00020 (events are claimed in the transaction that handles them); always NULL, dropped in a later release.
@@ -684,7 +684,7 @@ policy public.webhook_providers.owner_all PERMISSIVE for ALL to public using (tr
 policy public.webhook_requests.platform_admin_select PERMISSIVE for SELECT to carebook_admin using (true)
 policy public.webhook_requests.service_all PERMISSIVE for ALL to carebook_worker using (true) with check (true)
 
--- grants (601)
+-- grants (602)
 grant DELETE on public.booking_requests to carebook_worker
 grant DELETE on public.clinic_holidays to carebook_admin
 grant DELETE on public.clinic_holidays to carebook_app
@@ -771,6 +771,7 @@ grant EXECUTE on function public.take_orphaned_queue_batches(p_kind text) to car
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_admin
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_app
 grant EXECUTE on function public.to_api_time(p_time timestamp with time zone) to carebook_worker
+grant EXECUTE on function public.uuid_v7() to PUBLIC
 grant INSERT (account_ref) on public.integrations to carebook_admin
 grant INSERT (amount_cents) on public.payments to carebook_admin
 grant INSERT (amount_cents) on public.payments to carebook_app
@@ -1320,7 +1321,7 @@ trigger CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON public.use
 trigger CREATE TRIGGER _900_audit_insert AFTER INSERT ON public.appointment_slots FOR EACH ROW WHEN ((new.schedule_id IS NULL)) EXECUTE FUNCTION audit.tg_audit__row_change()
 trigger CREATE TRIGGER _901_audit_generated AFTER INSERT ON public.appointment_slots REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION audit.tg_appointment_slots__generated()
 
--- functions (63)
+-- functions (64)
 function audit.current_actor() -- Who is acting: the explicit actor (CLI), the JWT subject (API), or the database login.
   CREATE OR REPLACE FUNCTION audit.current_actor()
    RETURNS text
@@ -2960,3 +2961,18 @@ function public.to_api_time(p_time timestamp with time zone) -- ISO 8601 in UTC 
    STABLE
    SET search_path TO 'pg_catalog'
   AS $function$ SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $function$
+function public.uuid_v7() -- A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then random bits; ids made later sort later (within a millisecond, in any order).
+  CREATE OR REPLACE FUNCTION public.uuid_v7()
+   RETURNS uuid
+   LANGUAGE sql
+   PARALLEL SAFE
+   SET search_path TO 'pg_catalog', 'public'
+  AS $function$
+    SELECT encode(
+             set_bit(set_bit(
+               overlay(uuid_send(gen_random_uuid())
+                       PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+                       FROM 1 FOR 6),
+               52, 1), 53, 1),
+             'hex')::uuid
+  $function$

@@ -209,13 +209,30 @@ export class TransactionRolledBackError extends Error {
   }
 }
 
+/** The statement a transaction sent ahead of its COMMIT (sendAheadOfCommit), by connection. */
+const aheadOfCommit = new WeakMap<PoolClient, Promise<unknown>>();
+
+/**
+ * For withTenant's fn, with the transaction's last statement: on a pipelined connection it is not
+ * waited for, so that the COMMIT leaves right behind it (one round trip less), and if it fails
+ * withTenant throws its error (the COMMIT has then rolled everything back). On any other
+ * connection it is awaited here. Its answer is read from `statement` once withTenant returns.
+ */
+export async function sendAheadOfCommit(client: PoolClient, statement: Promise<unknown>): Promise<void> {
+  if (!client.pipeline) {
+    await statement;
+    return;
+  }
+  statement.catch(() => {}); // withTenant reports it
+  aheadOfCommit.set(client, statement);
+}
+
 /**
  * Runs fn in one transaction as the context's role, with its settings and `extra` ones
  * (set_config(…, true) lasts until the transaction ends). Commits when fn resolves, rolls back
- * when it throws (and rethrows). A connection whose rollback fails is discarded. On a pipelined
- * connection fn may leave its last statement unawaited, so that the COMMIT follows it in the same
- * round trip; if that statement fails, this throws TransactionRolledBackError and the statement's
- * own promise holds the cause.
+ * when it throws (and rethrows). A connection whose rollback fails is discarded. A COMMIT that the
+ * server answers as a rollback (a statement had failed) throws: the error of the statement sent
+ * ahead of it (sendAheadOfCommit), or TransactionRolledBackError.
  */
 export async function withTenant<T>(
   pool: Pool,
@@ -247,9 +264,13 @@ export async function withTenant<T>(
       await client.query({ name, text, values: enter.values });
       result = await fn(client);
     }
-    // A statement that failed after fn stopped waiting for it (one sent ahead of the COMMIT, on a
-    // pipelined connection) turns the COMMIT into a rollback, which the server answers without an error.
-    if ((await client.query('COMMIT')).command !== 'COMMIT') throw new TransactionRolledBackError();
+    // A statement that had failed (one sent ahead of the COMMIT, or one whose error fn swallowed)
+    // turns the COMMIT into a rollback, which the server answers without an error.
+    const ahead = aheadOfCommit.get(client);
+    if ((await client.query('COMMIT')).command !== 'COMMIT') {
+      await ahead; // its own error is the cause
+      throw new TransactionRolledBackError();
+    }
     return result;
   } catch (error) {
     broken = isDatabaseUnavailable(error);
@@ -258,6 +279,7 @@ export async function withTenant<T>(
     });
     throw error;
   } finally {
+    aheadOfCommit.delete(client);
     release(broken);
   }
 }

@@ -13,7 +13,7 @@
 //   SQL. Items it did not handle are simply not settled — the commit releases their locks.
 import type { Logger } from 'pino';
 import type { Pool, Sql } from '../db/pool.js';
-import { preparedStatements, withTenant } from '../db/tenant.js';
+import { preparedStatements, sendAheadOfCommit, withTenant } from '../db/tenant.js';
 import {
   type CountedOutcome,
   type FailedItem,
@@ -118,16 +118,11 @@ export async function runInTransactionBatch<I extends QueueItem>(
         jitter: run.jitter,
       });
       settling = sql.query(settle.text, settle.values).then((result) => settle.statuses(result.rows));
-      // Pipelined, the COMMIT is sent right behind the settle (its answer is read after the commit).
-      if (client.pipeline) settling.catch(() => {});
-      else await settling;
+      await sendAheadOfCommit(client, settling);
       return { claimed: items.length, done, failed, truncated };
     },
     kind.transactionSettings,
-  ).catch(async (error: unknown) => {
-    await settling; // a settle that failed rolled the COMMIT back: its error is the cause
-    throw error;
-  });
+  );
   const statuses = (await settling) ?? new Map<string, Outcome>();
   const settled: Array<{ item: I; outcome: Outcome; error?: string }> = [
     ...outcome.done.map(({ item, note }) => ({

@@ -48,13 +48,17 @@ function start(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return child;
 }
 
+/** Polls `probe` every 100 ms until it returns a value; `gone` (checked first) ends the wait with its reason. */
 async function waitFor<T>(
   what: string,
   probe: () => Promise<T | null | undefined | false>,
   timeoutMs = 30_000,
+  gone: () => string | null = () => null,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const reason = gone();
+    if (reason !== null) throw new Error(reason);
     const value = await probe().catch(() => null);
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -64,18 +68,15 @@ async function waitFor<T>(
 
 /** Polls `url` until it answers 2xx; fails at once if `child` exits first. Each request gets 5 s. */
 async function waitReady(child: ChildProcess, what: string, url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
-    const ok = await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitFor(
+    what,
+    async () => (await fetch(url, { signal: AbortSignal.timeout(5000) })).ok,
+    30_000,
+    () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? `${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`
+        : null,
+  );
 }
 
 /** SIGTERM, then SIGKILL after 30 s: a child that hangs in its shutdown fails the run instead of stalling it. */

@@ -6,7 +6,8 @@
 --   100,000 events (2 loops × batch 1,000, three runs each, twice): 49,300 → 52,900 events/s.
 --   The first 48 bits are the arrival time in milliseconds: an event's id tells when it was
 --   stored, which received_at says already to anyone who may read the row. Existing rows keep
---   their ids; nothing orders by id.
+--   their ids. The replay listings order by received_at, then id: events stored in the same
+--   transaction now tie-break by the millisecond each was inserted in (at random within one).
 --   PostgreSQL 18 has uuidv7(); until then, this function (version and variant bits as RFC 9562
 --   sets them, 74 random bits).
 

@@ -32,7 +32,8 @@ export interface PoolOptions {
    * node-postgres's pipeline mode: a transaction's statements leave without waiting for the one
    * before (withTenant sends BEGIN, the context and the first statement together; a queue batch
    * its settle and the COMMIT). For the worker's loops, where each round trip is on the path of
-   * every batch. Only with named statements: a transaction pooler gets one statement at a time.
+   * every batch. Only where named statements are on (a direct or session-pooled connection): through
+   * a transaction pooler, where pipelining is untested, the pool sends one statement at a time.
    */
   pipeline?: boolean;
 }

@@ -105,6 +105,9 @@ describe('webhook worker', () => {
     // A worker that claimed and recorded its batch, then died: its connection is destroyed with
     // the transaction open (the claim's row locks and the batch's advisory lock go with it).
     const doomed = await f.db.pool.connect();
+    const [{ pid }] = (await doomed.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [
+      { pid: number },
+    ];
     await doomed.query('BEGIN');
     await doomed.query(`SELECT set_config('role', 'carebook_worker', true)`);
     const claimed = await doomed.query<{ batch: string; id: string }>(
@@ -114,6 +117,15 @@ describe('webhook worker', () => {
     expect(ids.length).toBeGreaterThan(0);
     await recordBatch(f.db.pool, 'doomed', 'webhooks', claimed.rows[0]!.batch, ids);
     doomed.release(new Error('the worker died'));
+    // Closing the socket does not end the backend at once: until it has exited, its locks are
+    // held and the batch still looks live (CI once drained before that, and found nothing to do).
+    let alive = true;
+    for (let attempt = 0; attempt < 500 && alive; attempt++) {
+      const rows = await sql(f.db.pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
+      alive = rows.length > 0;
+      if (alive) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(alive).toBe(false);
     const rescuer = f.worker({}, 'rescuer');
     await rescuer.drain();
     // Counted and backed off like any failure (full jitter fixed at 1 here: 5 s), then retried.

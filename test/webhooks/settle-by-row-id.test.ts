@@ -88,6 +88,10 @@ describe('settle by row id', () => {
     );
   }
 
+  /** What threeEvents(prefix) looks like once each event is settled success, once, with its note. */
+  const settledOnce = (prefix: string) =>
+    [0, 1, 2].map((i) => ({ event_id: `evt_${prefix}${i}`, status: 'success', attempts: 1, handled: true }));
+
   it('settles an event whose row a statement of the batch moved, and every other one, exactly once', async () => {
     await threeEvents('moved');
     const { claimed } = await claimAndSettle(async (client, rows) => {
@@ -101,14 +105,7 @@ describe('settle by row id', () => {
       expect(moved?.tid).not.toBe(rows[1]!.row_tid);
     }, true);
     expect(claimed).toHaveLength(3);
-    expect(await states('moved')).toEqual(
-      ['evt_moved0', 'evt_moved1', 'evt_moved2'].map((event_id) => ({
-        event_id,
-        status: 'success',
-        attempts: 1,
-        handled: true,
-      })),
-    );
+    expect(await states('moved')).toEqual(settledOnce('moved'));
     expect(
       await sql(
         f.db.pool,
@@ -120,14 +117,7 @@ describe('settle by row id', () => {
   it('settles by id when the caller passes no row ids (a worker of the previous release)', async () => {
     await threeEvents('old');
     await claimAndSettle(async () => {}, false);
-    expect(await states('old')).toEqual(
-      ['evt_old0', 'evt_old1', 'evt_old2'].map((event_id) => ({
-        event_id,
-        status: 'success',
-        attempts: 1,
-        handled: true,
-      })),
-    );
+    expect(await states('old')).toEqual(settledOnce('old'));
   });
 
   it('finds the rows by TID scan, without the primary key; without row ids it uses the key', async () => {

@@ -6,6 +6,7 @@ import { recordBatch } from '../../src/queue/store.js';
 import { replayEvents } from '../../src/webhooks/replay.js';
 import { metricsOf } from '../helpers/app.js';
 import { sql } from '../helpers/db.js';
+import { until } from '../helpers/until.js';
 import { paymentIntent, sendStripe, stripeEvent } from '../helpers/webhooks.js';
 import { useWorkerFixture } from '../helpers/worker-fixture.js';
 
@@ -119,13 +120,10 @@ describe('webhook worker', () => {
     doomed.release(new Error('the worker died'));
     // Closing the socket does not end the backend at once: until it has exited, its locks are
     // held and the batch still looks live (CI once drained before that, and found nothing to do).
-    let alive = true;
-    for (let attempt = 0; attempt < 500 && alive; attempt++) {
-      const rows = await sql(f.db.pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]);
-      alive = rows.length > 0;
-      if (alive) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(alive).toBe(false);
+    await until(
+      async () => (await sql(f.db.pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0,
+      'the dead worker’s backend exited',
+    );
     const rescuer = f.worker({}, 'rescuer');
     await rescuer.drain();
     // Counted and backed off like any failure (full jitter fixed at 1 here: 5 s), then retried.

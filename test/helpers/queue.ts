@@ -44,6 +44,8 @@ export interface ProviderCall {
   ref: string;
   attempt: number;
   at: number;
+  /** A `hang` call: when the client closed the connection (epoch ms). */
+  abandonedAt?: number;
 }
 
 export interface FakeProvider {
@@ -54,7 +56,8 @@ export interface FakeProvider {
 
 /**
  * Answers POST /call {ref, attempt, behaviour}: `ok` 200; `fail` 500; `permanent` 400; `later`
- * 429 with Retry-After: 7; `slow` 200 after 300 ms; `fail-once` 500 on the first attempt only.
+ * 429 with Retry-After: 7; `slow` 200 after 300 ms; `fail-once` 500 on the first attempt only;
+ * `hang` never answers (the call's `abandonedAt` is when the client closed the connection).
  */
 export async function startFakeProvider(): Promise<FakeProvider> {
   const calls: ProviderCall[] = [];
@@ -72,7 +75,10 @@ export async function startFakeProvider(): Promise<FakeProvider> {
         response.writeHead(status, { 'content-type': 'text/plain', ...headers });
         response.end(status === 200 ? `done:${ref}:${attempt}` : `error ${status}`);
       };
-      if (behaviour === 'slow') setTimeout(() => answer(200), 300);
+      if (behaviour === 'hang') {
+        const call = calls.at(-1) as ProviderCall;
+        response.on('close', () => (call.abandonedAt = Date.now()));
+      } else if (behaviour === 'slow') setTimeout(() => answer(200), 300);
       else if (behaviour === 'fail' || (behaviour === 'fail-once' && attempt === 1)) answer(500);
       else if (behaviour === 'permanent') answer(400);
       else if (behaviour === 'later') answer(429, { 'retry-after': '7' });

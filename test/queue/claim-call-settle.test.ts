@@ -1,7 +1,8 @@
 // The claim–call–settle mode against the real procedures and a local HTTP provider: results
 // recorded once and the job row gone; backoff, Retry-After, permanent errors, dead letters and an
 // audited replay; a late worker's settle fenced off; three workers on 1,000 jobs; a rate limit the
-// provider never sees exceeded; a stop that lets calls in flight settle.
+// provider never sees exceeded; a stop that lets calls in flight settle; a call that hangs ended
+// inside its lease.
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ import {
   type TestCall,
   testCallKind,
 } from '../helpers/queue.js';
+import { until } from '../helpers/until.js';
 
 describe('claim–call–settle', () => {
   let db: TestDatabase;
@@ -130,6 +132,25 @@ describe('claim–call–settle', () => {
           WHERE action = 'queue.replay'`,
       ),
     ).toEqual([{ actor: 'test-operator', reason: 'provider fixed', kind: 'test.calls', n: '1' }]);
+  });
+
+  it('ends a call that hangs before its lease runs out, and settles it as a failure', async () => {
+    const [id] = await addCalls(db.pool, 'test.calls', 1, 'hang');
+    const running = worker(kind({ leaseSeconds: 1 })).runOnce();
+    await until(() => provider.calls.length === 1, 'the call reached the provider');
+    const [lease] = await sql<{ ends: number }>(
+      db.pool,
+      'SELECT extract(epoch FROM locked_until) * 1000 AS ends FROM queue_jobs WHERE ref = $1',
+      [id],
+    );
+    await running;
+    // The provider saw the connection closed while the job was still this worker's.
+    expect(provider.calls[0]?.abandonedAt).toBeLessThan(Number(lease?.ends));
+    expect(await job(id!)).toMatchObject({ attempts: 1, dead: false, locked: false });
+    expect(await record(id!)).toMatchObject({
+      status: 'failed',
+      last_error: expect.stringMatching(/timeout|abort/i),
+    });
   });
 
   it('fences the settle: a worker whose lease ran out and whose job was claimed again changes nothing', async () => {

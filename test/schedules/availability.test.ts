@@ -97,6 +97,55 @@ describe('availability search', () => {
     expect(after.days.flatMap((d) => d.slots).some((s) => s.slot_id === second)).toBe(false);
   });
 
+  it('answers the same dates in each clinic’s own zone, however often they were searched before', async () => {
+    // Madrid changes its offset on a day on which New York does not (their rules differ by weeks).
+    const madrid = await clinicIn(db.pool, 'Europe/Madrid');
+    const newYork = await clinicIn(db.pool, 'America/New_York');
+    const change = Temporal.PlainDate.from(nextTransitions('Europe/Madrid').springForward);
+    const dates = [change.subtract({ days: 1 }), change, change.add({ days: 1 })].map(String);
+    const range = { from: dates[0] as string, to: dates[2] as string };
+    for (const clinic of [madrid, newYork]) {
+      const created = await schedule(clinic, {
+        valid_from: range.from,
+        valid_until: range.to,
+        slot_minutes: 60,
+        horizon_days: 366,
+        rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '09:00', end: '11:00' })),
+      });
+      expect(created.statusCode, created.body).toBe(201);
+    }
+    // What each answer must say, from Temporal directly.
+    const expected = (timezone: string) =>
+      dates.map((date) => {
+        const day = Temporal.PlainDate.from(date);
+        const start = day.toZonedDateTime({ timeZone: timezone });
+        const end = day.add({ days: 1 }).toZonedDateTime({ timeZone: timezone });
+        return {
+          date,
+          dst_transition: start.offsetNanoseconds !== end.offsetNanoseconds,
+          slots: ['09:00', '10:00'].map((time) => {
+            const local = day.toZonedDateTime({ timeZone: timezone, plainTime: time });
+            return {
+              starts_at: local.toInstant().toString({ fractionalSecondDigits: 3 }),
+              local_start: local.toString({ timeZoneName: 'never' }),
+              local_end: local.add({ hours: 1 }).toString({ timeZoneName: 'never' }),
+              occurrence: 1,
+            };
+          }),
+        };
+      });
+    const answer = async (clinic: ScheduledClinic) => {
+      const response = await search(clinic, range);
+      expect(response.statusCode, response.body).toBe(200);
+      return response.json() as { days: Day[] };
+    };
+    const first = await answer(madrid);
+    expect(first.days).toMatchObject(expected('Europe/Madrid'));
+    expect(first.days.map((d) => d.dst_transition)).toEqual([false, true, false]);
+    expect((await answer(newYork)).days).toMatchObject(expected('America/New_York'));
+    expect(await answer(madrid)).toEqual(first);
+  });
+
   it('pages with an opaque cursor, without gaps or repeats', async () => {
     const clinic = await clinicIn(db.pool, 'Asia/Kolkata');
     await schedule(clinic, {

@@ -74,10 +74,18 @@ describe('slot regeneration', () => {
       method: 'POST',
       url: schedulesUrl(clinic),
       headers: clinic.staff,
+      // Every value a slot copies from its schedule set, and each one different from the others:
+      // a stored value read back into the wrong field would make the re-run rewrite slots.
       payload: {
         valid_from: '2025-01-06',
         slot_minutes: 30,
         horizon_days: 60,
+        visit_type: 'video',
+        price_cents: 4500,
+        currency: 'EUR',
+        min_notice_minutes: 120,
+        buffer_before_minutes: 5,
+        buffer_after_minutes: 10,
         rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '14:00' })),
       },
     });

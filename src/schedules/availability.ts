@@ -3,6 +3,7 @@
 // the same SQL that book_appointment asks (slot_within_notice, slot_buffer_conflict), on the same
 // stored rows, so a slot shown here is a slot booking accepts — unless it was taken meanwhile, or
 // this reads a replica that lags (then booking answers 409 slot_unavailable; docs/ops/schedules.md).
+import { LRUCache } from 'lru-cache';
 import { Temporal } from 'temporal-polyfill';
 import type { Pool } from '../db/pool.js';
 import { queryInContext, type TenantContext } from '../db/tenant.js';
@@ -97,11 +98,9 @@ interface LocalDay {
 /**
  * Local days already resolved, by zone and date: a day's bounds depend only on those and on the
  * process's tzdata, which cannot change while it runs. Resolving them with Temporal was about a
- * quarter of the CPU time spent building an answer (a profile of bench:slots). Bounded: cleared
- * when full, so that no stream of distinct dates grows it without end.
+ * quarter of the CPU time spent building an answer (a profile of bench:slots).
  */
-const knownDays = new Map<string, LocalDay>();
-const KNOWN_DAYS_MAX = 20_000;
+const knownDays = new LRUCache<string, LocalDay>({ max: 20_000 });
 
 function localDay(date: string, timezone: string): LocalDay {
   const key = `${timezone} ${date}`;
@@ -122,7 +121,6 @@ function localDay(date: string, timezone: string): LocalDay {
     offset,
     offsetText: offset === null ? '' : offsetText(offset),
   };
-  if (knownDays.size >= KNOWN_DAYS_MAX) knownDays.clear();
   knownDays.set(key, day);
   return day;
 }
@@ -180,7 +178,8 @@ export async function searchAvailability(
   let current: Availability['days'][number] | undefined;
   let day = first;
   // Each instant is formatted once per answer: a slot's end is the next one's start, and the
-  // practitioners of a clinic share their grid.
+  // practitioners of a clinic share their grid. (The current day only gives showTime its fast
+  // path: the texts depend on the instant and the zone alone.)
   const shown = new Map<number, ShownTime>();
   const show = (ms: number) => {
     let time = shown.get(ms);

@@ -104,9 +104,9 @@ function benchKind(
   return {
     ...kind,
     handlerFor: options.variant === 'handler' ? () => handled : kind.handlerFor,
-    observe(event, outcome) {
-      kind.observe?.(event, outcome);
-      settled.add();
+    observe(items) {
+      kind.observe?.(items);
+      settled.add(items.length);
     },
   };
 }

@@ -100,6 +100,11 @@ export interface SettleStatement {
   statuses(rows: Array<Record<string, unknown>>): Map<string, Outcome>;
 }
 
+export interface SettledItem<I extends QueueItem = QueueItem> {
+  item: I;
+  outcome: Outcome;
+}
+
 export interface InTransactionKind<I extends QueueItem = QueueItem> extends KindBase {
   mode: 'in_transaction';
   /**
@@ -116,8 +121,8 @@ export interface InTransactionKind<I extends QueueItem = QueueItem> extends Kind
    * the commit.
    */
   settle(settlement: InTransactionSettlement<I>): SettleStatement;
-  /** Called after commit for every settled item. */
-  observe?(item: I, outcome: Outcome): void;
+  /** Called once after commit with every item the batch settled (kind-specific metrics). */
+  observe?(settled: ReadonlyArray<SettledItem<I>>): void;
 }
 
 /** A claimed job: the fence a settle must present (its id and the attempt it was claimed at). */

@@ -93,8 +93,16 @@ export function webhookKind(
         statuses: (rows) => new Map(rows.map((row) => [String(row.id), row.status as Outcome])),
       };
     },
-    observe(event, outcome) {
-      metrics.webhookProcessed.inc({ provider: event.provider, outcome });
+    observe(settled) {
+      const tally = new Map<string, { provider: string; outcome: Outcome; events: number }>();
+      for (const { item, outcome } of settled) {
+        const key = `${item.provider} ${outcome}`;
+        const entry = tally.get(key);
+        if (entry) entry.events += 1;
+        else tally.set(key, { provider: item.provider, outcome, events: 1 });
+      }
+      for (const { provider, outcome, events } of tally.values())
+        metrics.webhookProcessed.inc({ provider, outcome }, events);
     },
   };
 }

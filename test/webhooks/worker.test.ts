@@ -87,9 +87,29 @@ describe('webhook worker', () => {
   });
 
   it('ignores event types it has no handler for, and dead-letters an unreadable body at once', async () => {
+    const counted = async () => {
+      const text = await metricsOf(f.t.app);
+      const value = (series: string) => Number(text.match(new RegExp(`^${series} (\\d+)$`, 'm'))?.[1] ?? 0);
+      return {
+        ignored: value('webhook_processed_total\\{provider="stripe",outcome="ignored"\\}'),
+        dead: value('webhook_processed_total\\{provider="stripe",outcome="dead_letter"\\}'),
+        settledIgnored: value('queue_items_settled_total\\{kind="webhooks",outcome="ignored"\\}'),
+        settledDead: value('queue_items_settled_total\\{kind="webhooks",outcome="dead_letter"\\}'),
+      };
+    };
+    const before = await counted();
     await sendStripe(f.t.app, stripeEvent('customer.created', { id: 'cus_1' }, 'evt_ignored'));
+    await sendStripe(f.t.app, stripeEvent('customer.deleted', { id: 'cus_1' }, 'evt_ignored_too'));
     await sendStripe(f.t.app, '{"looks":"like nothing we know"}');
     await f.worker().drain();
+    // One batch settles all three: the metrics count each event once, by provider and outcome.
+    const after = await counted();
+    expect({
+      ignored: after.ignored - before.ignored,
+      dead: after.dead - before.dead,
+      settledIgnored: after.settledIgnored - before.settledIgnored,
+      settledDead: after.settledDead - before.settledDead,
+    }).toEqual({ ignored: 2, dead: 1, settledIgnored: 2, settledDead: 1 });
     expect(await f.event('evt_ignored')).toMatchObject({
       status: 'success',
       note: 'ignored: no handler for customer.created',

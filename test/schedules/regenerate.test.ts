@@ -97,6 +97,81 @@ describe('slot regeneration', () => {
     expect(await slotsOf(clinic.practitionerId)).toEqual(before); // same xmin: not even rewritten
   });
 
+  it('rewrites every free slot when any value it copies changes, and a tzdata upgrade too', async () => {
+    const clinic = await clinicIn(db.pool, 'Europe/Madrid');
+    const schedule = {
+      valid_from: '2025-01-06',
+      slot_minutes: 60,
+      horizon_days: 14,
+      visit_type: 'video',
+      price_cents: 4500,
+      currency: 'EUR',
+      min_notice_minutes: 120,
+      buffer_before_minutes: 5,
+      buffer_after_minutes: 10,
+      rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
+    };
+    const created = await t.app.inject({
+      method: 'POST',
+      url: schedulesUrl(clinic),
+      headers: clinic.staff,
+      payload: schedule,
+    });
+    const slots: number = created.json().generation.created;
+    expect(slots).toBeGreaterThan(10);
+    const scheduleUrl = `${schedulesUrl(clinic)}/${created.json().schedule.id}`;
+    const copied = () =>
+      sql(
+        db.pool,
+        `SELECT DISTINCT visit_type, price_cents, currency, min_notice_minutes, buffer_before_minutes,
+                buffer_after_minutes, tzdata_version
+           FROM appointment_slots WHERE practitioner_id = $1 AND status = 'open'`,
+        [clinic.practitionerId],
+      );
+    // One value at a time: a comparison that missed any one of them would leave the slots stale.
+    const edits = [
+      { visit_type: 'in_person' },
+      { price_cents: 5000 },
+      { currency: 'USD' },
+      { min_notice_minutes: 60 },
+      { buffer_before_minutes: 0 },
+      { buffer_after_minutes: 15 },
+    ];
+    let current: Record<string, unknown> = schedule;
+    for (const edit of edits) {
+      current = { ...current, ...edit };
+      const changed = await t.app.inject({
+        method: 'PUT',
+        url: scheduleUrl,
+        headers: clinic.staff,
+        payload: current,
+      });
+      expect(changed.statusCode, changed.body).toBe(200);
+      expect(changed.json().generation, JSON.stringify(edit)).toEqual({
+        created: slots,
+        unchanged: 0,
+        withdrawn: 0,
+        needs_review: 0,
+      });
+      expect(await copied()).toEqual([
+        {
+          visit_type: current.visit_type,
+          price_cents: current.price_cents,
+          currency: current.currency,
+          min_notice_minutes: current.min_notice_minutes,
+          buffer_before_minutes: current.buffer_before_minutes,
+          buffer_after_minutes: current.buffer_after_minutes,
+          tzdata_version: process.versions.tz,
+        },
+      ]);
+    }
+    const upgraded = await withTenant(db.pool, service, (client) =>
+      regeneratePractitioner(client, clinic.practitionerId, { tzdataVersion: 'next-tzdata' }),
+    );
+    expect(upgraded).toEqual({ created: slots, unchanged: 0, withdrawn: 0, needs_review: 0 });
+    expect((await copied()).map((row) => row.tzdata_version)).toEqual(['next-tzdata']);
+  });
+
   it('never moves or cancels a booked slot: any edit leaves it booked, as needs_review', async () => {
     const clinic = await clinicIn(db.pool, 'America/New_York');
     const schedule = {

@@ -14,6 +14,19 @@ import { clinicIn, nextTransitions, schedulesUrl } from '../helpers/schedules.js
 
 const service = { dbRole: 'carebook_worker', appRole: 'service', userId: 'test-generator' } as const;
 
+/**
+ * Every value a slot copies from its schedule, each one different from the others: a stored value
+ * read back into the wrong field, or left out of the re-run's comparison, changes what a re-run does.
+ */
+const EVERY_COPIED_VALUE = {
+  visit_type: 'video',
+  price_cents: 4500,
+  currency: 'EUR',
+  min_notice_minutes: 120,
+  buffer_before_minutes: 5,
+  buffer_after_minutes: 10,
+};
+
 describe('slot regeneration', () => {
   let db: TestDatabase;
   let t: TestApp;
@@ -33,6 +46,9 @@ describe('slot regeneration', () => {
         WHERE practitioner_id = $1 ORDER BY starts_at, id`,
       [practitionerId],
     );
+  /** A schedule edit through the clinic API (PUT regenerates and answers with the summary). */
+  const putSchedule = (url: string, headers: Record<string, string>, payload: unknown) =>
+    t.app.inject({ method: 'PUT', url, headers, payload: payload as Record<string, unknown> });
   const regenerate = (practitionerId: string) =>
     withTenant(db.pool, service, (client) => regeneratePractitioner(client, practitionerId));
 
@@ -74,18 +90,11 @@ describe('slot regeneration', () => {
       method: 'POST',
       url: schedulesUrl(clinic),
       headers: clinic.staff,
-      // Every value a slot copies from its schedule set, and each one different from the others:
-      // a stored value read back into the wrong field would make the re-run rewrite slots.
       payload: {
         valid_from: '2025-01-06',
         slot_minutes: 30,
         horizon_days: 60,
-        visit_type: 'video',
-        price_cents: 4500,
-        currency: 'EUR',
-        min_notice_minutes: 120,
-        buffer_before_minutes: 5,
-        buffer_after_minutes: 10,
+        ...EVERY_COPIED_VALUE,
         rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '14:00' })),
       },
     });
@@ -103,12 +112,7 @@ describe('slot regeneration', () => {
       valid_from: '2025-01-06',
       slot_minutes: 60,
       horizon_days: 14,
-      visit_type: 'video',
-      price_cents: 4500,
-      currency: 'EUR',
-      min_notice_minutes: 120,
-      buffer_before_minutes: 5,
-      buffer_after_minutes: 10,
+      ...EVERY_COPIED_VALUE,
       rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
     };
     const created = await t.app.inject({
@@ -140,12 +144,7 @@ describe('slot regeneration', () => {
     let current: Record<string, unknown> = schedule;
     for (const edit of edits) {
       current = { ...current, ...edit };
-      const changed = await t.app.inject({
-        method: 'PUT',
-        url: scheduleUrl,
-        headers: clinic.staff,
-        payload: current,
-      });
+      const changed = await putSchedule(scheduleUrl, clinic.staff, current);
       expect(changed.statusCode, changed.body).toBe(200);
       expect(changed.json().generation, JSON.stringify(edit)).toEqual({
         created: slots,
@@ -205,12 +204,7 @@ describe('slot regeneration', () => {
       { ...schedule, timezone: 'Asia/Tokyo' },
     ];
     for (const edit of edits) {
-      const changed = await t.app.inject({
-        method: 'PUT',
-        url: scheduleUrl,
-        headers: clinic.staff,
-        payload: edit,
-      });
+      const changed = await putSchedule(scheduleUrl, clinic.staff, edit);
       expect(changed.statusCode, changed.body).toBe(200);
       const row = (await slotsOf(clinic.practitionerId)).find((s) => s.id === slot.id);
       expect(row).toMatchObject({
@@ -237,12 +231,7 @@ describe('slot regeneration', () => {
       expect.objectContaining({ slot_id: slot.id, appointment_id: appointmentId }),
     ]);
 
-    const restored = await t.app.inject({
-      method: 'PUT',
-      url: scheduleUrl,
-      headers: clinic.staff,
-      payload: schedule,
-    });
+    const restored = await putSchedule(scheduleUrl, clinic.staff, schedule);
     expect(restored.json().generation.needs_review).toBe(0);
     expect((await slotsOf(clinic.practitionerId)).find((s) => s.id === slot.id)?.status).toBe('open');
 

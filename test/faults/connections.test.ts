@@ -12,6 +12,7 @@ import { startCli, waitForOutput } from '../helpers/cli.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
 import { type ClinicFixture, createClinic, createSlot } from '../helpers/fixtures.js';
 import { signStripe } from '../helpers/provider-signing.js';
+import { until } from '../helpers/until.js';
 import { paymentIntent, stripeEvent } from '../helpers/webhooks.js';
 
 const STRIPE_SECRET = 'whsec_faults_0001';
@@ -108,6 +109,17 @@ describe('connection faults', () => {
     expect((await book(0, await createSlot(db.pool, clinic))).status).toBe(201);
     const [killed] = await terminate('carebook-api', `state = 'idle'`);
     expect(killed?.n).toBeGreaterThan(0);
+    // pg_terminate_backend only signals the backends: a request sent at that very moment may still
+    // reach one that is exiting (and gets 503 with Retry-After). The next request is the one sent
+    // once they are gone, and the proxy has closed their connections to the API.
+    await until(async () => {
+      const [live] = await sql<{ n: number }>(
+        db.pool,
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'carebook-api'`,
+      );
+      return proxy.open() === live?.n;
+    }, 'the killed backends gone and their connections closed');
     expect((await book(1, await createSlot(db.pool, clinic))).status).toBe(201);
     expect(alive()).toBe(true);
   });

@@ -97,9 +97,10 @@ describe('connection faults', () => {
           )[0]?.n,
       )
       .toBeGreaterThan(0);
-    return sql<{ n: number }>(
+    return sql<{ n: number; pids: number[] }>(
       db.pool,
-      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE ${matching}`,
+      `SELECT count(pg_terminate_backend(pid))::int AS n, array_agg(pid) AS pids
+         FROM pg_stat_activity WHERE ${matching}`,
       [application],
     );
   };
@@ -111,14 +112,15 @@ describe('connection faults', () => {
     expect(killed?.n).toBeGreaterThan(0);
     // pg_terminate_backend only signals the backends: a request sent at that very moment may still
     // reach one that is exiting (and gets 503 with Retry-After). The next request is the one sent
-    // once they are gone, and the proxy has closed their connections to the API.
+    // once they have exited and the proxy has closed their connections to the API.
     await until(async () => {
-      const [live] = await sql<{ n: number }>(
+      const [live] = await sql<{ n: number; killed: number }>(
         db.pool,
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'carebook-api'`,
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE pid = ANY ($1))::int AS killed
+           FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'carebook-api'`,
+        [killed?.pids ?? []],
       );
-      return proxy.open() === live?.n;
+      return live?.killed === 0 && proxy.open() === live.n;
     }, 'the killed backends gone and their connections closed');
     expect((await book(1, await createSlot(db.pool, clinic))).status).toBe(201);
     expect(alive()).toBe(true);

@@ -4,7 +4,7 @@ import type { WorkerConfig } from '../config.js';
 import type { Sql } from '../db/pool.js';
 import type { Metrics } from '../observability/metrics.js';
 import { reminderOffsetsSetting } from '../outbound/outbox.js';
-import type { InTransactionKind, KindSettings, Outcome } from '../queue/kind.js';
+import { groupSettled, type InTransactionKind, type KindSettings, type Outcome } from '../queue/kind.js';
 import { type ClaimedEvent, handlerFor } from './handlers/index.js';
 import { WEBHOOK_CHANNEL } from './ingest.js';
 
@@ -94,15 +94,8 @@ export function webhookKind(
       };
     },
     observe(settled) {
-      const tally = new Map<string, { provider: string; outcome: Outcome; events: number }>();
-      for (const { item, outcome } of settled) {
-        const key = `${item.provider} ${outcome}`;
-        const entry = tally.get(key);
-        if (entry) entry.events += 1;
-        else tally.set(key, { provider: item.provider, outcome, events: 1 });
-      }
-      for (const { provider, outcome, events } of tally.values())
-        metrics.webhookProcessed.inc({ provider, outcome }, events);
+      for (const { sample, items } of groupSettled(settled, (one) => `${one.item.provider} ${one.outcome}`))
+        metrics.webhookProcessed.inc({ provider: sample.item.provider, outcome: sample.outcome }, items);
     },
   };
 }

@@ -7,7 +7,12 @@ import { Temporal } from 'temporal-polyfill';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { clinicIn, type ScheduledClinic, schedulesUrl } from '../helpers/schedules.js';
+import {
+  AROUND_THE_CLOCK_WITH_NOTICE_AND_BUFFERS,
+  clinicIn,
+  postSchedule,
+  type ScheduledClinic,
+} from '../helpers/schedules.js';
 
 describe('reschedule applies minimum notice and buffers as booking does', () => {
   let db: TestDatabase;
@@ -24,20 +29,7 @@ describe('reschedule applies minimum notice and buffers as booking does', () => 
   /** A UTC clinic with 30-minute slots around the clock, 180 minutes' notice, 15-minute buffers. */
   async function scheduledClinic(): Promise<{ clinic: ScheduledClinic; slots: string[] }> {
     const clinic = await clinicIn(db.pool, 'UTC');
-    const created = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: {
-        valid_from: '2025-01-06',
-        slot_minutes: 30,
-        min_notice_minutes: 180,
-        buffer_before_minutes: 15,
-        buffer_after_minutes: 15,
-        horizon_days: 3,
-        rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '00:00' })),
-      },
-    });
+    const created = await postSchedule(t.app, clinic, AROUND_THE_CLOCK_WITH_NOTICE_AND_BUFFERS);
     expect(created.statusCode, created.body).toBe(201);
     const { rows } = await db.pool.query<{ id: string }>(
       `SELECT id FROM appointment_slots WHERE practitioner_id = $1 AND starts_at > now() AND is_available

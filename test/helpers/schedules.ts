@@ -1,5 +1,6 @@
 // Helpers for schedule tests: the next DST transitions of a zone (so tests stay in the future
 // whatever today is), and a clinic in a given zone with the tokens to manage and book it.
+import type { FastifyInstance } from 'fastify';
 import { Temporal } from 'temporal-polyfill';
 import type { Pool } from '../../src/db/pool.js';
 import { bearer } from './app.js';
@@ -48,3 +49,38 @@ export async function clinicIn(pool: Pool, timezone: string): Promise<ScheduledC
 
 export const schedulesUrl = (c: ClinicFixture) =>
   `/api/clinics/${c.clinicId}/practitioners/${c.practitionerId}/schedules`;
+
+/** Creates a schedule through the clinic API as the clinic's admin (201 with the generation summary). */
+export const postSchedule = (
+  app: FastifyInstance,
+  clinic: ScheduledClinic,
+  payload: Record<string, unknown>,
+) => app.inject({ method: 'POST', url: schedulesUrl(clinic), headers: clinic.staff, payload });
+
+/** Replaces a schedule through the clinic API (a PUT regenerates and answers with the summary). */
+export const putSchedule = (
+  app: FastifyInstance,
+  url: string,
+  clinic: ScheduledClinic,
+  payload: Record<string, unknown>,
+) => app.inject({ method: 'PUT', url, headers: clinic.staff, payload });
+
+/** 30-minute slots around the clock, 180 minutes' notice, 15-minute buffers, for 3 days. */
+export const AROUND_THE_CLOCK_WITH_NOTICE_AND_BUFFERS = {
+  valid_from: '2025-01-06',
+  slot_minutes: 30,
+  min_notice_minutes: 180,
+  buffer_before_minutes: 15,
+  buffer_after_minutes: 15,
+  horizon_days: 3,
+  rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '00:00' })),
+};
+
+/** One Saturday night, 22:00–06:00 into Sunday, 60-minute slots (the DST nights' schedule). */
+export const saturdayNight = (saturday: string) => ({
+  valid_from: saturday,
+  valid_until: saturday,
+  slot_minutes: 60,
+  horizon_days: 366,
+  rules: [{ weekday: 6, start: '22:00', end: '06:00' }],
+});

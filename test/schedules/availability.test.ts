@@ -6,7 +6,14 @@ import { Temporal } from 'temporal-polyfill';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { clinicIn, nextTransitions, type ScheduledClinic, schedulesUrl } from '../helpers/schedules.js';
+import {
+  AROUND_THE_CLOCK_WITH_NOTICE_AND_BUFFERS,
+  clinicIn,
+  nextTransitions,
+  postSchedule,
+  type ScheduledClinic,
+  saturdayNight,
+} from '../helpers/schedules.js';
 
 interface Day {
   date: string;
@@ -45,20 +52,11 @@ describe('availability search', () => {
       headers: { ...clinic.patient, 'idempotency-key': randomUUID() },
       payload: { slot_id: slotId },
     });
-  const schedule = (clinic: ScheduledClinic, payload: object) =>
-    t.app.inject({ method: 'POST', url: schedulesUrl(clinic), headers: clinic.staff, payload });
-
   it('lists a New York fall-back night in local time, the repeated hour as occurrence 2, and books from it', async () => {
     const clinic = await clinicIn(db.pool, 'America/New_York');
     const sunday = nextTransitions('America/New_York').fallBack;
     const saturday = Temporal.PlainDate.from(sunday).subtract({ days: 1 }).toString();
-    const created = await schedule(clinic, {
-      valid_from: saturday,
-      valid_until: saturday,
-      slot_minutes: 60,
-      horizon_days: 366,
-      rules: [{ weekday: 6, start: '22:00', end: '06:00' }],
-    });
+    const created = await postSchedule(t.app, clinic, saturdayNight(saturday));
     expect(created.statusCode, created.body).toBe(201);
 
     const found = await search(clinic, { from: saturday, to: sunday });
@@ -105,7 +103,7 @@ describe('availability search', () => {
     const dates = [change.subtract({ days: 1 }), change, change.add({ days: 1 })].map(String);
     const range = { from: dates[0] as string, to: dates[2] as string };
     for (const clinic of [madrid, newYork]) {
-      const created = await schedule(clinic, {
+      const created = await postSchedule(t.app, clinic, {
         valid_from: range.from,
         valid_until: range.to,
         slot_minutes: 60,
@@ -148,7 +146,7 @@ describe('availability search', () => {
 
   it('pages with an opaque cursor, without gaps or repeats', async () => {
     const clinic = await clinicIn(db.pool, 'Asia/Kolkata');
-    await schedule(clinic, {
+    await postSchedule(t.app, clinic, {
       valid_from: '2025-01-06',
       slot_minutes: 30,
       horizon_days: 10,
@@ -194,15 +192,7 @@ describe('availability search', () => {
 
   it('applies minimum notice and buffers exactly as booking does', async () => {
     const clinic = await clinicIn(db.pool, 'UTC');
-    const created = await schedule(clinic, {
-      valid_from: '2025-01-06',
-      slot_minutes: 30,
-      min_notice_minutes: 180,
-      buffer_before_minutes: 15,
-      buffer_after_minutes: 15,
-      horizon_days: 3,
-      rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '00:00' })),
-    });
+    const created = await postSchedule(t.app, clinic, AROUND_THE_CLOCK_WITH_NOTICE_AND_BUFFERS);
     expect(created.statusCode, created.body).toBe(201);
     const today = Temporal.Now.plainDateISO('UTC');
     const range = { from: today.toString(), to: today.add({ days: 2 }).toString(), limit: 1000 };

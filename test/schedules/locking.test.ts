@@ -8,7 +8,7 @@ import { generatorContext } from '../../src/schedules/generate-all.js';
 import { regeneratePractitioner } from '../../src/schedules/regenerate.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
-import { clinicIn, schedulesUrl } from '../helpers/schedules.js';
+import { clinicIn, postSchedule } from '../helpers/schedules.js';
 
 describe('regeneration lock', () => {
   let db: TestDatabase;
@@ -24,16 +24,11 @@ describe('regeneration lock', () => {
 
   it('makes a booking of the practitioner wait until it commits, and holds nothing after', async () => {
     const clinic = await clinicIn(db.pool, 'Europe/Madrid');
-    await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: {
-        valid_from: '2025-01-06',
-        slot_minutes: 60,
-        horizon_days: 5,
-        rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
-      },
+    await postSchedule(t.app, clinic, {
+      valid_from: '2025-01-06',
+      slot_minutes: 60,
+      horizon_days: 5,
+      rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
     });
     const [slot] = await sql<{ id: string }>(
       db.pool,

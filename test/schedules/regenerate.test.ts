@@ -6,11 +6,18 @@ import { Temporal } from 'temporal-polyfill';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTenant } from '../../src/db/tenant.js';
 import { expandCalendar } from '../../src/schedules/expand.js';
-import { regeneratePractitioner } from '../../src/schedules/regenerate.js';
+import { type RegenerateOptions, regeneratePractitioner } from '../../src/schedules/regenerate.js';
 import { loadCalendar } from '../../src/schedules/store.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
-import { clinicIn, nextTransitions, schedulesUrl } from '../helpers/schedules.js';
+import {
+  clinicIn,
+  nextTransitions,
+  postSchedule,
+  putSchedule,
+  saturdayNight,
+  schedulesUrl,
+} from '../helpers/schedules.js';
 
 const service = { dbRole: 'carebook_worker', appRole: 'service', userId: 'test-generator' } as const;
 
@@ -46,11 +53,8 @@ describe('slot regeneration', () => {
         WHERE practitioner_id = $1 ORDER BY starts_at, id`,
       [practitionerId],
     );
-  /** A schedule edit through the clinic API (PUT regenerates and answers with the summary). */
-  const putSchedule = (url: string, headers: Record<string, string>, payload: unknown) =>
-    t.app.inject({ method: 'PUT', url, headers, payload: payload as Record<string, unknown> });
-  const regenerate = (practitionerId: string) =>
-    withTenant(db.pool, service, (client) => regeneratePractitioner(client, practitionerId));
+  const regenerate = (practitionerId: string, options?: RegenerateOptions) =>
+    withTenant(db.pool, service, (client) => regeneratePractitioner(client, practitionerId, options));
 
   it('stores the New York fall-back night as 9 slots and the spring-forward night as 7', async () => {
     const clinic = await clinicIn(db.pool, 'America/New_York');
@@ -60,18 +64,7 @@ describe('slot regeneration', () => {
       [springForward, 7],
     ] as const) {
       const saturday = Temporal.PlainDate.from(sunday).subtract({ days: 1 }).toString();
-      const created = await t.app.inject({
-        method: 'POST',
-        url: schedulesUrl(clinic),
-        headers: clinic.staff,
-        payload: {
-          valid_from: saturday,
-          valid_until: saturday,
-          slot_minutes: 60,
-          horizon_days: 366,
-          rules: [{ weekday: 6, start: '22:00', end: '06:00' }],
-        },
-      });
+      const created = await postSchedule(t.app, clinic, saturdayNight(saturday));
       expect(created.statusCode, created.body).toBe(201);
       expect(created.json().generation).toMatchObject({ created: count, withdrawn: 0, needs_review: 0 });
       const rows = await sql<{ local_date: string; starts_at: Date }>(
@@ -86,17 +79,12 @@ describe('slot regeneration', () => {
 
   it('writes no row at all when nothing changed', async () => {
     const clinic = await clinicIn(db.pool, 'Europe/Madrid');
-    const created = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: {
-        valid_from: '2025-01-06',
-        slot_minutes: 30,
-        horizon_days: 60,
-        ...EVERY_COPIED_VALUE,
-        rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '14:00' })),
-      },
+    const created = await postSchedule(t.app, clinic, {
+      valid_from: '2025-01-06',
+      slot_minutes: 30,
+      horizon_days: 60,
+      ...EVERY_COPIED_VALUE,
+      rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '14:00' })),
     });
     const { generation } = created.json();
     expect(generation.created).toBeGreaterThan(300);
@@ -115,12 +103,7 @@ describe('slot regeneration', () => {
       ...EVERY_COPIED_VALUE,
       rules: [1, 2, 3, 4, 5].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
     };
-    const created = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: schedule,
-    });
+    const created = await postSchedule(t.app, clinic, schedule);
     const slots: number = created.json().generation.created;
     expect(slots).toBeGreaterThan(10);
     const scheduleUrl = `${schedulesUrl(clinic)}/${created.json().schedule.id}`;
@@ -144,7 +127,7 @@ describe('slot regeneration', () => {
     let current: Record<string, unknown> = schedule;
     for (const edit of edits) {
       current = { ...current, ...edit };
-      const changed = await putSchedule(scheduleUrl, clinic.staff, current);
+      const changed = await putSchedule(t.app, scheduleUrl, clinic, current);
       expect(changed.statusCode, changed.body).toBe(200);
       expect(changed.json().generation, JSON.stringify(edit)).toEqual({
         created: slots,
@@ -164,9 +147,7 @@ describe('slot regeneration', () => {
         },
       ]);
     }
-    const upgraded = await withTenant(db.pool, service, (client) =>
-      regeneratePractitioner(client, clinic.practitionerId, { tzdataVersion: 'next-tzdata' }),
-    );
+    const upgraded = await regenerate(clinic.practitionerId, { tzdataVersion: 'next-tzdata' });
     expect(upgraded).toEqual({ created: slots, unchanged: 0, withdrawn: 0, needs_review: 0 });
     expect((await copied()).map((row) => row.tzdata_version)).toEqual(['next-tzdata']);
   });
@@ -179,12 +160,7 @@ describe('slot regeneration', () => {
       horizon_days: 14,
       rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
     };
-    const created = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: schedule,
-    });
+    const created = await postSchedule(t.app, clinic, schedule);
     const scheduleUrl = `${schedulesUrl(clinic)}/${created.json().schedule.id}`;
     const [slot] = (await slotsOf(clinic.practitionerId)).slice(3);
     if (!slot) throw new Error('no slot generated');
@@ -204,7 +180,7 @@ describe('slot regeneration', () => {
       { ...schedule, timezone: 'Asia/Tokyo' },
     ];
     for (const edit of edits) {
-      const changed = await putSchedule(scheduleUrl, clinic.staff, edit);
+      const changed = await putSchedule(t.app, scheduleUrl, clinic, edit);
       expect(changed.statusCode, changed.body).toBe(200);
       const row = (await slotsOf(clinic.practitionerId)).find((s) => s.id === slot.id);
       expect(row).toMatchObject({
@@ -231,7 +207,7 @@ describe('slot regeneration', () => {
       expect.objectContaining({ slot_id: slot.id, appointment_id: appointmentId }),
     ]);
 
-    const restored = await putSchedule(scheduleUrl, clinic.staff, schedule);
+    const restored = await putSchedule(t.app, scheduleUrl, clinic, schedule);
     expect(restored.json().generation.needs_review).toBe(0);
     expect((await slotsOf(clinic.practitionerId)).find((s) => s.id === slot.id)?.status).toBe('open');
 
@@ -270,11 +246,12 @@ describe('slot regeneration', () => {
         }),
         async (timezone, slot_minutes, rules) => {
           const clinic = await clinicIn(db.pool, 'UTC');
-          const created = await t.app.inject({
-            method: 'POST',
-            url: schedulesUrl(clinic),
-            headers: clinic.staff,
-            payload: { timezone, valid_from: '2025-01-06', slot_minutes, horizon_days: 21, rules },
+          const created = await postSchedule(t.app, clinic, {
+            timezone,
+            valid_from: '2025-01-06',
+            slot_minutes,
+            horizon_days: 21,
+            rules,
           });
           expect(created.statusCode, created.body).toBe(201);
           const first = created.json().generation;

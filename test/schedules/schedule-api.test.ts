@@ -5,7 +5,7 @@ import { Temporal } from 'temporal-polyfill';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, sql, type TestDatabase } from '../helpers/db.js';
-import { clinicIn, schedulesUrl } from '../helpers/schedules.js';
+import { clinicIn, postSchedule, schedulesUrl } from '../helpers/schedules.js';
 
 describe('schedule API', () => {
   let db: TestDatabase;
@@ -21,16 +21,11 @@ describe('schedule API', () => {
 
   it('regenerates only the dates an exception, time off or holiday touches', async () => {
     const clinic = await clinicIn(db.pool, 'Europe/Berlin');
-    await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: {
-        valid_from: '2025-01-06',
-        slot_minutes: 60,
-        horizon_days: 20,
-        rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
-      },
+    await postSchedule(t.app, clinic, {
+      valid_from: '2025-01-06',
+      slot_minutes: 60,
+      horizon_days: 20,
+      rules: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '09:00', end: '12:00' })),
     });
     const today = Temporal.Now.plainDateISO('Europe/Berlin');
     const day = (n: number) => today.add({ days: n }).toString();
@@ -93,19 +88,9 @@ describe('schedule API', () => {
       403,
     );
     expect(await as({ role: 'clinic_admin', clinic_id: randomUUID() })).toBe(403);
-    const bad = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: { ...payload, timezone: 'Mars/Olympus_Mons' },
-    });
+    const bad = await postSchedule(t.app, clinic, { ...payload, timezone: 'Mars/Olympus_Mons' });
     expect(bad.statusCode).toBe(400);
-    const backwards = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: { ...payload, valid_until: '2024-01-01' },
-    });
+    const backwards = await postSchedule(t.app, clinic, { ...payload, valid_until: '2024-01-01' });
     expect(backwards.json()).toMatchObject({ status: 400, code: 'validation_error' });
     const nobody = await t.app.inject({
       method: 'POST',
@@ -118,16 +103,11 @@ describe('schedule API', () => {
 
   it('audits the schedule edit row by row and a generation once per practitioner', async () => {
     const clinic = await clinicIn(db.pool, 'Europe/Madrid');
-    const created = await t.app.inject({
-      method: 'POST',
-      url: schedulesUrl(clinic),
-      headers: clinic.staff,
-      payload: {
-        valid_from: '2025-01-06',
-        slot_minutes: 60,
-        horizon_days: 7,
-        rules: [{ weekday: 3, start: '09:00', end: '11:00' }],
-      },
+    const created = await postSchedule(t.app, clinic, {
+      valid_from: '2025-01-06',
+      slot_minutes: 60,
+      horizon_days: 7,
+      rules: [{ weekday: 3, start: '09:00', end: '11:00' }],
     });
     const { generation, schedule } = created.json();
     const trail = await sql<{
